@@ -1,0 +1,128 @@
+"""The one reader of ``settings.MFA_ENROLL``.
+
+Every setting is a property read at access time (the django-cors-headers habit), so
+``override_settings(MFA_ENROLL={...})`` works in tests and nothing is frozen at import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    "ISSUER": None,
+    "TOTP_DIGITS": 6,
+    "TOTP_PERIOD": 30,
+    "TOTP_ALGORITHM": "SHA1",
+    "TOTP_KEY_BYTES": 20,
+    "TOTP_TOLERANCE": 1,
+    "BACKUP_CODE_COUNT": 10,
+    "BACKUP_CODE_ITERATIONS": 20_000,
+    "ENCRYPTION_KEYS": [],
+    "FAILURE_DELAY_AFTER": 3,
+    "FAILURE_MAX_DELAY": 300,
+    "FAILURE_LOCK_AFTER": 50,
+    "FAILURE_LOCK_SECONDS": 86_400,
+    "MAX_REQUEST_BYTES": 16_384,
+    "AUTHENTICATION_CLASSES": [
+        "django_mfa_enroll.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+}
+
+
+def _user_settings() -> dict[str, Any]:
+    return getattr(settings, "MFA_ENROLL", None) or {}
+
+
+def _get(name: str) -> Any:
+    return _user_settings().get(name, DEFAULTS[name])
+
+
+class Settings:
+    """Typed access to ``settings.MFA_ENROLL``, with the defaults in ``DEFAULTS``."""
+
+    @property
+    def ISSUER(self) -> str | None:
+        """Issuer shown by authenticator apps; None means the current site's name."""
+        return _get("ISSUER")
+
+    @property
+    def TOTP_DIGITS(self) -> int:
+        return int(_get("TOTP_DIGITS"))
+
+    @property
+    def TOTP_PERIOD(self) -> int:
+        return int(_get("TOTP_PERIOD"))
+
+    @property
+    def TOTP_ALGORITHM(self) -> str:
+        return str(_get("TOTP_ALGORITHM")).upper()
+
+    @property
+    def TOTP_KEY_BYTES(self) -> int:
+        return int(_get("TOTP_KEY_BYTES"))
+
+    @property
+    def TOTP_TOLERANCE(self) -> int:
+        """Steps accepted on either side of the current one (clock drift)."""
+        return int(_get("TOTP_TOLERANCE"))
+
+    @property
+    def BACKUP_CODE_COUNT(self) -> int:
+        return int(_get("BACKUP_CODE_COUNT"))
+
+    @property
+    def BACKUP_CODE_ITERATIONS(self) -> int:
+        """PBKDF2-SHA256 iterations for backup-code hashes (see backup_codes.py)."""
+        return int(_get("BACKUP_CODE_ITERATIONS"))
+
+    @property
+    def ENCRYPTION_KEYS(self) -> list[Any]:
+        """Fernet keys (str or bytes): the first encrypts, all decrypt. Empty: derived.
+
+        Returned as given, wrong shapes included, so the system check can name the mistake.
+        """
+        keys = _get("ENCRYPTION_KEYS")
+        if keys is None:
+            return []
+        if isinstance(keys, (str, bytes)) or not isinstance(keys, (list, tuple)):
+            return [keys]
+        return list(keys)
+
+    @property
+    def SECRET_KEYS(self) -> list[str]:
+        """Django's SECRET_KEY and its fallbacks, for the derived encryption key."""
+        return [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+
+    @property
+    def FAILURE_DELAY_AFTER(self) -> int:
+        """Consecutive failures allowed before each further try must wait."""
+        return int(_get("FAILURE_DELAY_AFTER"))
+
+    @property
+    def FAILURE_MAX_DELAY(self) -> int:
+        """Longest wait, in seconds, between tries before the lock."""
+        return int(_get("FAILURE_MAX_DELAY"))
+
+    @property
+    def FAILURE_LOCK_AFTER(self) -> int:
+        """Consecutive failures that lock the secret (NIST 800-63B: well before 100)."""
+        return int(_get("FAILURE_LOCK_AFTER"))
+
+    @property
+    def FAILURE_LOCK_SECONDS(self) -> int:
+        return int(_get("FAILURE_LOCK_SECONDS"))
+
+    @property
+    def MAX_REQUEST_BYTES(self) -> int:
+        """Largest JSON body the app's endpoints read."""
+        return int(_get("MAX_REQUEST_BYTES"))
+
+    @property
+    def AUTHENTICATION_CLASSES(self) -> list[str]:
+        return list(_get("AUTHENTICATION_CLASSES"))
+
+
+mfa_settings = Settings()

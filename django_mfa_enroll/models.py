@@ -1,0 +1,82 @@
+"""Secret and BackupCode: fields and constraints, little behaviour (that is services.py)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Secret(models.Model):
+    """A user's MFA secret: a TOTP key, encrypted at rest, pending until a first code."""
+
+    class Type(models.TextChoices):
+        MFA = "mfa", _("MFA (TOTP)")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACTIVE = "active", _("Active")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="mfa_secrets",
+        verbose_name=_("user"),
+    )
+    type = models.CharField(_("type"), max_length=16, choices=Type.choices, default=Type.MFA)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    encrypted_key = models.TextField(_("encrypted key"), editable=False)
+    description = models.CharField(_("description"), max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    enrolled_at = models.DateTimeField(_("enrolled at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    # RFC 6238 5.2: the last accepted time step; only a greater one is accepted next.
+    last_step = models.BigIntegerField(_("last accepted time step"), null=True, blank=True)
+    # NIST 800-63B 5.2.2: consecutive failures, counted per user in the database.
+    failure_count = models.PositiveIntegerField(_("consecutive failures"), default=0)
+    last_failure_at = models.DateTimeField(_("last failure at"), null=True, blank=True)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("MFA secret")
+        verbose_name_plural = _("MFA secrets")
+        ordering = ["created_at"]
+        constraints = [
+            # One secret of a type per user, pending or active, enforced by the database.
+            models.UniqueConstraint(
+                fields=["user", "type"], name="django_mfa_enroll_secret_one_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} ({self.get_status_display()})"
+
+
+class BackupCode(models.Model):
+    """One single-use backup code: its selector in the clear, its secret part hashed."""
+
+    secret = models.ForeignKey(
+        Secret, on_delete=models.CASCADE, related_name="backup_codes", verbose_name=_("secret")
+    )
+    selector = models.CharField(_("selector"), max_length=4, editable=False)
+    code_hash = models.CharField(_("code hash"), max_length=128, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("backup code")
+        verbose_name_plural = _("backup codes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["secret", "selector"], name="django_mfa_enroll_backupcode_selector"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("used backup code") if self.used_at else _("unused backup code"))

@@ -1,0 +1,170 @@
+"""Input parsing and output shapes of the DRF door."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, serializers
+from rest_framework.parsers import JSONParser
+
+from .conf import mfa_settings
+from .models import Secret
+
+
+class StrictJSONParser(JSONParser):
+    """Parse JSON, refusing oversized bodies and naming the mistake in malformed ones.
+
+    The tutorial's own examples are not JSON (a trailing comma, ``"token": 021589``): they
+    get a 400 that says so, rather than a bare decoder message.
+    """
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        limit = mfa_settings.MAX_REQUEST_BYTES
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise exceptions.ParseError(
+                _("Request body too large: at most %(limit)d bytes.") % {"limit": limit}
+            )
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise exceptions.ParseError(_("Malformed JSON: the body is not UTF-8.")) from None
+        try:
+            return json.loads(text, parse_constant=_refuse_constant)
+        except ValueError as exc:
+            raise exceptions.ParseError(_malformed_message(text, exc)) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+_LEADING_ZERO = re.compile(r"[:\[,]\s*-?0\d")
+_TRAILING_COMMA = re.compile(r",\s*[}\]]")
+
+
+def _malformed_message(text: str, exc: ValueError) -> str:
+    where = ""
+    if isinstance(exc, json.JSONDecodeError):
+        where = f" (line {exc.lineno}, column {exc.colno})"
+    if _TRAILING_COMMA.search(text):
+        hint = _("a trailing comma before a closing brace or bracket")
+    elif _LEADING_ZERO.search(text):
+        hint = _('a number with a leading zero; send codes as strings, e.g. "021589"')
+    else:
+        hint = _("not valid JSON")
+    return str(_("Malformed JSON%(where)s: %(hint)s.") % {"where": where, "hint": hint})
+
+
+class CodeField(serializers.Field):
+    """A TOTP code: a string of digits (spaces ignored) or a JSON integer.
+
+    An integer is left-padded with zeros to the configured digit count, so the tutorial's
+    ``021589`` sent as the number 21589 still means "021589".
+    """
+
+    default_error_messages = {
+        "type": _("Must be a string of digits or an integer, not {kind}."),
+        "digits": _("Must contain only digits."),
+        "length": _("Must be exactly {digits} digits."),
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        digits = mfa_settings.TOTP_DIGITS
+        if isinstance(data, bool) or not isinstance(data, (str, int)):
+            self.fail("type", kind=_json_kind(data))
+        if isinstance(data, int):
+            if data < 0:
+                self.fail("digits")
+            code = str(data).zfill(digits)
+        else:
+            code = data.replace(" ", "")
+            if code and not (code.isascii() and code.isdigit()):
+                self.fail("digits")
+        if len(code) != digits:
+            self.fail("length", digits=digits)
+        return code
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class AnyCodeField(CodeField):
+    """A TOTP code or a backup code (to turn MFA off): either shape, nothing else."""
+
+    default_error_messages = {
+        "type": _("Must be a string or an integer, not {kind}."),
+        "shape": _("Must be a {digits}-digit code or a backup code."),
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, str) and not data.replace(" ", "").isdigit():
+            text = data.strip()
+            if not text or len(text) > 64:
+                self.fail("shape", digits=mfa_settings.TOTP_DIGITS)
+            return text
+        return super().to_internal_value(data)
+
+
+def _json_kind(data: Any) -> str:
+    if data is None:
+        return "null"
+    if isinstance(data, bool):
+        return "a boolean"
+    if isinstance(data, (list, tuple)):
+        return "an array"
+    if isinstance(data, dict):
+        return "an object"
+    if isinstance(data, float):
+        return "a decimal number"
+    return type(data).__name__
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of turning them into text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class CreateSecretSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=Secret.Type.choices)
+    description = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class TokenSerializer(serializers.Serializer):
+    token = CodeField()
+
+
+class DeleteSecretSerializer(serializers.Serializer):
+    token = AnyCodeField(required=False)
+
+
+class SecretSerializer(serializers.ModelSerializer):
+    """A secret as its owner sees it: never key material."""
+
+    backup_codes_remaining = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = Secret
+        fields = [
+            "id",
+            "type",
+            "status",
+            "description",
+            "created_at",
+            "enrolled_at",
+            "last_used_at",
+            "backup_codes_remaining",
+        ]
+        read_only_fields = fields
+
+
+class PasswordLoginSerializer(serializers.Serializer):
+    username = StrictCharField(max_length=255, trim_whitespace=False)
+    password = StrictCharField(max_length=4096, trim_whitespace=False)

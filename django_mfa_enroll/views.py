@@ -1,0 +1,259 @@
+"""The DRF door: parse input, call one service, render the answer or the error."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from typing import Any
+
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.sites.shortcuts import get_current_site
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, permissions, viewsets
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from . import services
+from .conf import mfa_settings
+from .exceptions import exception_handler
+from .serializers import (
+    CreateSecretSerializer,
+    DeleteSecretSerializer,
+    PasswordLoginSerializer,
+    SecretSerializer,
+    StrictJSONParser,
+    TokenSerializer,
+)
+
+ME = "me"
+
+
+class MFAAPIMixin:
+    """What every view of the app shares: JSON in and out, our error body, no caching."""
+
+    parser_classes = [StrictJSONParser]
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+    permission_classes = [permissions.IsAuthenticated]
+
+    def get_authenticators(self) -> list[Any]:
+        # Read at request time, so override_settings and late configuration both work.
+        return [import_string(path)() for path in mfa_settings.AUTHENTICATION_CLASSES]
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        # Answers may carry keys, codes or tokens: no cache may keep them.
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _issuer(request: Request) -> str:
+    """The issuer shown in authenticator apps: the setting, else the current site's name."""
+    return mfa_settings.ISSUER or get_current_site(request).name
+
+
+def _validated(serializer_class: type, data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
+    """A user's MFA secrets: create, enroll with a first code, list, QR code, codes, delete.
+
+    ``userId`` is the user's primary key or ``me``; another user's id answers 404.
+    """
+
+    def _owner(self, user_id: str) -> Any:
+        """Return the user named by the path if it is the requester, else 404.
+
+        Never 403: an answer must not tell whether another account exists.
+        """
+        me = self.request.user
+        if user_id == ME:
+            return me
+        try:
+            pk = get_user_model()._meta.pk.to_python(user_id)  # type: ignore[union-attr]
+        except (DjangoValidationError, ValueError, TypeError, OverflowError):
+            raise exceptions.NotFound(_("No such user.")) from None
+        if str(pk) != str(me.pk):
+            raise exceptions.NotFound(_("No such user."))
+        return me
+
+    def list(self, request: Request, user_id: str) -> Response:
+        """Return the user's secrets (never a key); each with its backup codes remaining."""
+        owner = self._owner(user_id)
+        return Response(SecretSerializer(services.secrets_of(owner), many=True).data)
+
+    def create(self, request: Request, user_id: str) -> Response:
+        """Create a pending MFA secret from ``{"type": "mfa", "description"?}``.
+
+        Answers 200 with the secret's ``otpauth_url`` and base32 ``secret``, shown while the
+        secret is pending only. A pending secret is replaced; an active one answers 409.
+        """
+        owner = self._owner(user_id)
+        data = _validated(CreateSecretSerializer, request.data)
+        new = services.create_secret(
+            owner, issuer=_issuer(request), description=data["description"]
+        )
+        body = SecretSerializer(new.secret).data
+        body["secret"] = {"otpauth_url": new.otpauth_url, "secret": new.key_base32}
+        return Response(body)
+
+    def retrieve(self, request: Request, user_id: str, secret_id: str) -> Response:
+        """Return one secret, with the same fields as the list."""
+        owner = self._owner(user_id)
+        return Response(SecretSerializer(services.get_secret(owner, secret_id)).data)
+
+    def enroll(self, request: Request, user_id: str, secret_id: str) -> Response:
+        """Activate a pending secret with ``{"token": "<first code>"}``.
+
+        Answers 200 with the active secret and its backup ``codes``, shown this once.
+        """
+        owner = self._owner(user_id)
+        services.get_secret(owner, secret_id)  # 404 before 400 for a stranger's id
+        data = _validated(TokenSerializer, request.data)
+        enrollment = services.enroll_secret(owner, secret_id, data["token"])
+        body = SecretSerializer(enrollment.secret).data
+        body["codes"] = enrollment.codes
+        return Response(body)
+
+    def codes(self, request: Request, user_id: str, secret_id: str) -> Response:
+        """Replace the backup codes, given ``{"token": "<current TOTP code>"}``.
+
+        Answers 200 ``{"codes": [...]}``; the old set stops working.
+        """
+        owner = self._owner(user_id)
+        services.get_secret(owner, secret_id)
+        data = _validated(TokenSerializer, request.data)
+        return Response(
+            {"codes": services.regenerate_backup_codes(owner, secret_id, data["token"])}
+        )
+
+    def destroy(self, request: Request, user_id: str, secret_id: str) -> Response:
+        """Delete a secret. An active one needs ``{"token"}`` (TOTP or backup code) or the
+        ``X-MFA-Token`` header; a pending one does not. Answers 204."""
+        owner = self._owner(user_id)
+        services.get_secret(owner, secret_id)
+        payload: Any = request.data
+        header = request.headers.get("X-MFA-Token")
+        if header is not None:
+            payload = {"token": header}
+        elif not payload:
+            payload = {}
+        data = _validated(DeleteSecretSerializer, payload)
+        services.delete_secret(owner, secret_id, data.get("token"))
+        return Response(status=204)
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # DRF reads ?format= as a renderer switch; the QR code view answers it itself.
+        return super().perform_content_negotiation(request, force=force or self.action == "qrcode")
+
+    def qrcode(self, request: Request, user_id: str, secret_id: str) -> HttpResponse:
+        """Return the pending secret's Key URI as a QR code: PNG, or SVG with ``?format=svg``."""
+        owner = self._owner(user_id)
+        image_format = request.query_params.get("format", "png").lower()
+        if image_format not in QR_FORMATS:
+            raise exceptions.ValidationError({"format": [_("Must be 'png' or 'svg'.")]})
+        uri = services.provisioning_uri(owner, secret_id, issuer=_issuer(request))
+        content_type, factory = QR_FORMATS[image_format]
+        response = HttpResponse(_qr_image(uri, factory), content_type=content_type)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _png_factory() -> Any:
+    from qrcode.image.pure import PyPNGImage
+
+    return PyPNGImage
+
+
+def _svg_factory() -> Any:
+    from qrcode.image.svg import SvgPathImage
+
+    return SvgPathImage
+
+
+QR_FORMATS = {"png": ("image/png", _png_factory), "svg": ("image/svg+xml", _svg_factory)}
+
+
+def _qr_image(data: str, factory: Any) -> bytes:
+    import qrcode
+
+    buffer = io.BytesIO()
+    qrcode.make(data, image_factory=factory(), border=2).save(buffer)
+    return buffer.getvalue()
+
+
+def _access_answer(user: Any, amr: list[str]) -> dict[str, Any]:
+    refresh = RefreshToken.for_user(user)
+    refresh["amr"] = amr
+    return {
+        "type": "ACCESS",
+        "token": str(refresh.access_token),
+        "refresh": str(refresh),
+        "user_id": str(user.pk),
+    }
+
+
+class PasswordLoginView(MFAAPIMixin, APIView):
+    """Log in with ``{"username", "password"}`` (or GET with ``Authorization: Basic``).
+
+    Answers 200 ``{"type": "ACCESS", "token", "refresh", "user_id"}``; a wrong username or
+    password answers 401, the same for both.
+    """
+
+    permission_classes = [permissions.AllowAny]
+
+    def get_authenticators(self) -> list[Any]:
+        return []  # this view reads the credentials itself
+
+    def post(self, request: Request) -> Response:
+        data = _validated(PasswordLoginSerializer, request.data)
+        return self._login(request, data["username"], data["password"])
+
+    def get(self, request: Request) -> Response:
+        username, password = _basic_credentials(request)
+        return self._login(request, username, password)
+
+    def _login(self, request: Request, username: str, password: str) -> Response:
+        user = authenticate(request._request, username=username, password=password)
+        if user is None:
+            raise exceptions.AuthenticationFailed(
+                _("Wrong username or password."), code="invalid_credentials"
+            )
+        return Response(_access_answer(user, ["pwd"]))
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Basic realm="api"'
+
+
+def _basic_credentials(request: Request) -> tuple[str, str]:
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        raise exceptions.NotAuthenticated(
+            _("Send credentials with 'Authorization: Basic', or POST them as JSON."),
+            code="credentials_required",
+        )
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise exceptions.ParseError(
+            _("Malformed Basic credentials: not base64 of 'username:password'.")
+        ) from None
+    username, sep, password = decoded.partition(":")
+    if not sep:
+        raise exceptions.ParseError(
+            _("Malformed Basic credentials: no ':' between username and password.")
+        )
+    return username, password

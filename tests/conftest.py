@@ -1,0 +1,122 @@
+"""Shared fixtures: users, clients with JWT, a controllable clock, codes as an app makes them."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from django_mfa_enroll import services, totp
+from django_mfa_enroll.conf import mfa_settings
+
+PASSWORD = "correct horse battery staple"
+
+
+class Clock:
+    """The services' clock, moved by hand: tests never sleep."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    def next_step(self) -> None:
+        self.advance(mfa_settings.TOTP_PERIOD)
+
+    def code(self, key_base32: str, offset_steps: int = 0) -> str:
+        """The code an authenticator app shows now (or ``offset_steps`` away)."""
+        step = totp.time_step(self.now.timestamp(), mfa_settings.TOTP_PERIOD) + offset_steps
+        return totp.code_at_step(
+            base64.b32decode(key_base32 + "=" * (-len(key_base32) % 8)),
+            step,
+            mfa_settings.TOTP_DIGITS,
+            mfa_settings.TOTP_ALGORITHM,
+        )
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(services, "_now", clock)
+    return clock
+
+
+def make_user(username: str = "alice", **extra: object):
+    return get_user_model().objects.create_user(
+        username=username, email=f"{username}@example.org", password=PASSWORD, **extra
+    )
+
+
+@pytest.fixture
+def user(db):
+    return make_user("alice")
+
+
+@pytest.fixture
+def other_user(db):
+    return make_user("mallory")
+
+
+def access_token_for(user) -> str:
+    refresh = RefreshToken.for_user(user)
+    refresh["amr"] = ["pwd"]
+    return str(refresh.access_token)
+
+
+@pytest.fixture
+def api_client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"jwt {access_token_for(user)}")
+    return client
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+class Flow:
+    """The tutorial's steps through the API, for tests that need a secret in some state."""
+
+    def __init__(self, client: APIClient, user, clock: Clock) -> None:
+        self.client, self.user, self.clock = client, user, clock
+
+    def base(self, user_id: object = "me") -> str:
+        return f"/users/{user_id}/secrets"
+
+    def create(self, **body: object) -> dict:
+        response = self.client.post(self.base(), {"type": "mfa", **body}, format="json")
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    def enroll(self, created: dict | None = None) -> dict:
+        created = created or self.create()
+        response = self.client.put(
+            f"{self.base()}/{created['id']}/enroll",
+            {"token": self.clock.code(created["secret"]["secret"])},
+            format="json",
+        )
+        assert response.status_code == 200, response.content
+        body = response.json()
+        body["key"] = created["secret"]["secret"]
+        self.clock.next_step()
+        return body
+
+
+@pytest.fixture
+def flow(api_client, user, clock) -> Flow:
+    return Flow(api_client, user, clock)
+
+
+@pytest.fixture
+def enrolled(flow) -> dict:
+    """An active secret: the enroll answer plus ``key`` (base32), the clock one step on."""
+    return flow.enroll()

@@ -1,0 +1,81 @@
+"""Settings for the test suite.
+
+``MFA_TEST_USER_MODEL=uuid`` swaps in a custom user with a UUID primary key (the suite runs
+once with each: see ``python -m tests``). ``DATABASE_URL`` selects the database (SQLite in
+memory by default) and ``REDIS_URL`` the cache.
+"""
+
+import os
+
+import dj_database_url
+
+SECRET_KEY = "tests-only-not-secret-but-long-enough-for-hs256-keys"
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "rest_framework",
+    "django_mfa_enroll",
+]
+
+USER_MODEL = os.environ.get("MFA_TEST_USER_MODEL", "auth")
+if USER_MODEL == "uuid":
+    INSTALLED_APPS.append("tests.uuid_user")
+    AUTH_USER_MODEL = "uuid_user.UUIDUser"
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+ROOT_URLCONF = "tests.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", "sqlite://:memory:"), conn_max_age=0
+    )
+}
+
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"mfa-tests-{USER_MODEL}",
+        }
+    }
+
+# Fast password hashing for test users; backup codes use their own hasher and settings.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+MFA_ENROLL = {
+    "ISSUER": "Example",
+    "ENCRYPTION_KEYS": ["q8VQ4W8Pq1k0Yq2V7wQ1kz0E5sLrB9bq0cYt8wP3s2E="],
+    # Tests hash many backup codes; the production default (20,000) is measured in benchmarks/.
+    "BACKUP_CODE_ITERATIONS": 1_000,
+}

@@ -1,0 +1,124 @@
+"""Races on a real database: each state change a race could double has exactly one winner.
+
+These only mean something where transactions run in parallel with row locks: PostgreSQL
+(``DATABASE_URL=postgres://...``, as the second run of .ci/run does). Elsewhere they skip,
+saying why.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from django_mfa_enroll import services
+from django_mfa_enroll.models import BackupCode, Secret
+
+THREADS = 8
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="races need PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test",
+    ),
+]
+
+
+def race(target, n: int = THREADS) -> list:
+    """Run ``target(i)`` in n threads released together; return results or exceptions."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = target(i)
+        except Exception as exc:  # noqa: BLE001 - the result under test
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@pytest.fixture
+def active(user, clock):
+    new = services.create_secret(user, issuer="Example")
+    enrollment = services.enroll_secret(user, new.secret.pk, clock.code(new.key_base32))
+    clock.next_step()
+    return new.key_base32, enrollment
+
+
+def test_the_same_backup_code_is_spent_once(active, clock):
+    _key, enrollment = active
+    code = enrollment.codes[0]
+    results = race(
+        lambda i: services.verify_any_code(
+            Secret.objects.get(pk=enrollment.secret.pk), code, clock()
+        )
+    )
+    assert sum(r is None for r in results) == 1, results
+    assert all(r is None or isinstance(r, services.InvalidCode) for r in results)
+    assert BackupCode.objects.filter(secret=enrollment.secret, used_at__isnull=False).count() == 1
+
+
+def test_the_same_totp_step_is_accepted_once(active, clock):
+    key, enrollment = active
+    code = clock.code(key)
+    results = race(
+        lambda i: services.verify_any_code(
+            Secret.objects.get(pk=enrollment.secret.pk), code, clock()
+        )
+    )
+    assert sum(r is None for r in results) == 1, results
+    assert all(r is None or isinstance(r, services.ReusedCode) for r in results)
+
+
+def test_two_enrollments_of_one_pending_secret(user, clock):
+    new = services.create_secret(user, issuer="Example")
+    codes = [clock.code(new.key_base32, offset_steps=i % 2) for i in range(THREADS)]
+    results = race(lambda i: services.enroll_secret(user, new.secret.pk, codes[i]))
+    winners = [r for r in results if isinstance(r, services.Enrollment)]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, (services.Enrollment, services.AlreadyEnrolled)) for r in results)
+    assert Secret.objects.get().status == Secret.Status.ACTIVE
+    assert BackupCode.objects.count() == 10
+
+
+def test_two_creates_leave_one_secret(user, clock):
+    results = race(lambda i: services.create_secret(user, issuer="Example"))
+    assert all(isinstance(r, services.NewSecret) for r in results), results
+    assert Secret.objects.filter(user=user).count() == 1
+    assert Secret.objects.get().pk in {r.secret.pk for r in results}
+
+
+def test_two_regenerations_with_one_code(active, user, clock):
+    key, enrollment = active
+    code = clock.code(key)
+    results = race(lambda i: services.regenerate_backup_codes(user, enrollment.secret.pk, code))
+    winners = [r for r in results if isinstance(r, list)]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, (list, services.ReusedCode)) for r in results)
+    assert BackupCode.objects.filter(secret=enrollment.secret).count() == 10
+    # The live set is the winner's.
+    secret = Secret.objects.get(pk=enrollment.secret.pk)
+    assert services.verify_any_code(secret, winners[0][0], clock()) is None
+
+
+def test_failures_in_parallel_are_all_counted(active, user, clock, settings):
+    settings.MFA_ENROLL = {
+        **settings.MFA_ENROLL,
+        "FAILURE_DELAY_AFTER": 1000,
+        "FAILURE_LOCK_AFTER": 1000,
+    }
+    _key, enrollment = active
+    race(lambda i: services.delete_secret(user, enrollment.secret.pk, "2222-2222-2222"))
+    assert Secret.objects.get(pk=enrollment.secret.pk).failure_count == THREADS
