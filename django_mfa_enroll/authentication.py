@@ -1,12 +1,20 @@
-"""How requests to the app prove who they are: simplejwt access tokens and sessions."""
+"""How requests prove who they are: simplejwt access tokens, sessions, login challenges."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
+from rest_framework_simplejwt import settings as simplejwt_settings
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.tokens import RefreshToken, Token
+
+from . import services
+from .conf import mfa_settings
 
 #: Accepted schemes of ``Authorization: <scheme> <token>``, compared without case.
 HEADER_SCHEMES = ("jwt", "bearer")
@@ -34,3 +42,104 @@ class JWTAuthentication(SimpleJWTAuthentication):
                 code="bad_authorization_header",
             )
         return parts[1]
+
+
+def _jwt() -> Any:
+    """simplejwt's settings, looked up on each use: it replaces the object when they change."""
+    return simplejwt_settings.api_settings
+
+
+class ChallengeToken(Token):
+    """A login challenge: the password was right, a second factor is due.
+
+    Its own token type, so every view that takes access tokens refuses it. It names one
+    user and one secret, and the secret's challenge epoch at issue, so it redeems once.
+    """
+
+    token_type = "mfa_challenge"  # noqa: S105 - a type name, not a secret
+
+    @property  # type: ignore[override]
+    def lifetime(self) -> timedelta:
+        return timedelta(seconds=mfa_settings.CHALLENGE_LIFETIME)
+
+    @classmethod
+    def for_secret(cls, secret: Any) -> ChallengeToken:
+        token = cls()
+        token[_jwt().USER_ID_CLAIM] = str(getattr(secret.user, _jwt().USER_ID_FIELD))
+        token["sid"] = str(secret.pk)
+        token["epoch"] = secret.challenge_epoch
+        token["amr"] = ["pwd"]
+        return token
+
+    @property
+    def user_id(self) -> Any:
+        return self[_jwt().USER_ID_CLAIM]
+
+    @property
+    def secret_id(self) -> Any:
+        return self["sid"]
+
+    @property
+    def epoch(self) -> int:
+        return self["epoch"]
+
+
+def read_challenge(raw: str) -> ChallengeToken:
+    """Return a verified challenge (signature, expiry, type), or raise ChallengeInvalid."""
+    try:
+        token = ChallengeToken(raw)  # type: ignore[arg-type]
+        valid = isinstance(token.epoch, int) and token.user_id is not None and token.secret_id
+    except (TokenError, KeyError):
+        raise services.ChallengeInvalid from None
+    if not valid:
+        raise services.ChallengeInvalid
+    return token
+
+
+def access_answer(user: Any, amr: list[str], auth_time: datetime | None = None) -> dict[str, Any]:
+    """Issue a refresh/access pair carrying ``amr`` (RFC 8176) and ``auth_time``."""
+    refresh = RefreshToken.for_user(user)
+    refresh["amr"] = amr
+    if auth_time is not None:
+        refresh["auth_time"] = int(auth_time.timestamp())
+    return {
+        "type": "ACCESS",
+        "token": str(refresh.access_token),
+        "refresh": str(refresh),
+        "user_id": str(user.pk),
+    }
+
+
+def refresh_answer(raw: str) -> dict[str, Any]:
+    """Renew an access token from a refresh token, keeping its claims (``amr`` included).
+
+    Refuses a refresh token whose user is gone or inactive, and a password-only one
+    (``amr`` without ``mfa``) once the user has MFA active: enrolling closes old doors.
+    """
+    try:
+        refresh = RefreshToken(raw)  # type: ignore[arg-type]
+    except TokenError as exc:
+        raise InvalidToken(exc.args[0] if exc.args else None) from None
+    user = (
+        get_user_model()
+        ._default_manager.filter(**{_jwt().USER_ID_FIELD: refresh.get(_jwt().USER_ID_CLAIM)})
+        .first()
+    )
+    if user is None or not _jwt().USER_AUTHENTICATION_RULE(user):
+        raise exceptions.AuthenticationFailed(
+            _("No active account found for this token."), code="no_active_account"
+        )
+    if "mfa" not in refresh.get("amr", []) and services.active_secret(user) is not None:
+        raise exceptions.AuthenticationFailed(
+            _("This account now requires a second factor; log in again."), code="mfa_required"
+        )
+    data: dict[str, Any] = {"type": "ACCESS", "token": str(refresh.access_token)}
+    if _jwt().ROTATE_REFRESH_TOKENS:
+        if _jwt().BLACKLIST_AFTER_ROTATION and hasattr(refresh, "blacklist"):
+            refresh.blacklist()
+        refresh.set_jti()
+        refresh.set_exp()
+        refresh.set_iat()
+        refresh.outstand()
+        data["refresh"] = str(refresh)
+    return data

@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "FAILURE_LOCK_AFTER": 50,
     "FAILURE_LOCK_SECONDS": 86_400,
     "MAX_REQUEST_BYTES": 16_384,
+    "CHALLENGE_LIFETIME": 300,
+    "AUTH_RATE": "30/min",
     "AUTHENTICATION_CLASSES": [
         "django_mfa_enroll.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -119,6 +121,16 @@ class Settings:
     def MAX_REQUEST_BYTES(self) -> int:
         """Largest JSON body the app's endpoints read."""
         return int(_get("MAX_REQUEST_BYTES"))
+
+    @property
+    def CHALLENGE_LIFETIME(self) -> int:
+        """Seconds a login challenge (password accepted, second factor due) stays valid."""
+        return int(_get("CHALLENGE_LIFETIME"))
+
+    @property
+    def AUTH_RATE(self) -> str | None:
+        """DRF rate of the per-IP throttle on the login endpoints (``None``: off)."""
+        return _get("AUTH_RATE")
 
     @property
     def AUTHENTICATION_CLASSES(self) -> list[str]:

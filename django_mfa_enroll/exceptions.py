@@ -25,6 +25,7 @@ STATUS_OF_ERROR: dict[type[services.MFAError], int] = {
     services.NotEnrolled: status.HTTP_409_CONFLICT,
     services.InvalidCode: status.HTTP_400_BAD_REQUEST,
     services.Locked: status.HTTP_429_TOO_MANY_REQUESTS,
+    services.ChallengeInvalid: status.HTTP_401_UNAUTHORIZED,
 }
 
 

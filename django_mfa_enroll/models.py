@@ -42,6 +42,9 @@ class Secret(models.Model):
     failure_count = models.PositiveIntegerField(_("consecutive failures"), default=0)
     last_failure_at = models.DateTimeField(_("last failure at"), null=True, blank=True)
     locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    # Bumped by each login's second factor. A login challenge carries the epoch it was
+    # issued in and redeems only while it still holds: single use, with no table of its own.
+    challenge_epoch = models.PositiveBigIntegerField(_("challenge epoch"), default=0)
 
     class Meta:
         verbose_name = _("MFA secret")

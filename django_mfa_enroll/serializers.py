@@ -168,3 +168,22 @@ class SecretSerializer(serializers.ModelSerializer):
 class PasswordLoginSerializer(serializers.Serializer):
     username = StrictCharField(max_length=255, trim_whitespace=False)
     password = StrictCharField(max_length=4096, trim_whitespace=False)
+
+
+class SecondFactorSerializer(serializers.Serializer):
+    """``token`` (a TOTP code) or ``backup_code``, exactly one; ``challenge`` optional."""
+
+    token = CodeField(required=False)
+    backup_code = StrictCharField(required=False, max_length=64)
+    challenge = StrictCharField(required=False, max_length=4096)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("token" in attrs) == ("backup_code" in attrs):
+            raise serializers.ValidationError(
+                _("Send exactly one of 'token' (a code from your app) and 'backup_code'.")
+            )
+        return attrs
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh = StrictCharField(max_length=4096)

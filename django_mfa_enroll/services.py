@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
@@ -77,6 +78,16 @@ class InvalidCode(MFAError):
 class ReusedCode(InvalidCode):
     code = "code_reused"
     message = _("This code has been used already; wait for the next one.")
+
+
+class ChallengeInvalid(MFAError):
+    code = "challenge_invalid"
+    message = _("The login challenge is invalid or has expired; log in with your password again.")
+
+
+class ChallengeUsed(ChallengeInvalid):
+    code = "challenge_used"
+    message = _("This login challenge has been used already; log in with your password again.")
 
 
 class Locked(MFAError):
@@ -214,15 +225,33 @@ def record_failure(secret: Secret, now: datetime, reason: str) -> None:
         failures,
     )
     signals.verification_failed.send(Secret, secret=secret, user=secret.user, reason=reason)
+    if reason == ReusedCode.code:
+        signals.code_replayed.send(Secret, secret=secret, user=secret.user)
     if failures >= mfa_settings.FAILURE_LOCK_AFTER:
         signals.secret_locked.send(Secret, secret=secret, user=secret.user, retry_after=wait)
 
 
-def _accept_totp(secret: Secret, code: str, now: datetime) -> MFAError | None:
+def _winner(secret: Secret, epoch: int | None) -> QuerySet[Secret]:
+    """The secret's row, and with a login challenge, only while the challenge still holds."""
+    rows = Secret.objects.filter(pk=secret.pk)
+    return rows if epoch is None else rows.filter(challenge_epoch=epoch)
+
+
+def _success_updates(now: datetime, epoch: int | None) -> dict[str, Any]:
+    updates: dict[str, Any] = {"last_used_at": now, "failure_count": 0, "locked_until": None}
+    if epoch is not None:
+        updates["challenge_epoch"] = F("challenge_epoch") + 1
+    return updates
+
+
+def _accept_totp(
+    secret: Secret, code: str, now: datetime, epoch: int | None = None
+) -> MFAError | None:
     """Accept a TOTP code for the secret at most once (RFC 6238 5.2), or say why not.
 
     The step moves forward in one conditional UPDATE: of two requests with the same code,
-    exactly one matches ``last_step < step`` and wins. Success resets the failure count.
+    exactly one matches ``last_step < step`` and wins. With a login challenge's ``epoch``
+    the same UPDATE spends the challenge. Success resets the failure count.
     """
     step = totp.verify(
         _key_of(secret),
@@ -234,18 +263,22 @@ def _accept_totp(secret: Secret, code: str, now: datetime) -> MFAError | None:
     if step is None:
         return InvalidCode()
     won = (
-        Secret.objects.filter(pk=secret.pk)
+        _winner(secret, epoch)
         .filter(Q(last_step__isnull=True) | Q(last_step__lt=step))
-        .update(last_step=step, last_used_at=now, failure_count=0, locked_until=None)
+        .update(last_step=step, **_success_updates(now, epoch))
     )
     if not won:
+        if epoch is not None and not _winner(secret, epoch).exists():
+            return ChallengeUsed()
         return ReusedCode()
     secret.last_step, secret.last_used_at, secret.failure_count = step, now, 0
     secret.locked_until = None
     return None
 
 
-def _consume_backup_code(secret: Secret, typed: str, now: datetime) -> MFAError | None:
+def _consume_backup_code(
+    secret: Secret, typed: str, now: datetime, epoch: int | None = None
+) -> MFAError | None:
     """Spend one backup code of the secret, at most once, for one hash evaluation."""
     iterations = mfa_settings.BACKUP_CODE_ITERATIONS
     code = backup_codes.normalise(typed)
@@ -263,10 +296,14 @@ def _consume_backup_code(secret: Secret, typed: str, now: datetime) -> MFAError 
         return InvalidCode()
     if not backup_codes.check(code, row.code_hash):
         return InvalidCode()
-    # The conditional UPDATE is the spend: of two requests with one code, one wins.
-    if not BackupCode.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
-        return ReusedCode()
-    Secret.objects.filter(pk=secret.pk).update(last_used_at=now, failure_count=0, locked_until=None)
+    with transaction.atomic():
+        # The conditional UPDATE is the spend: of two requests with one code, one wins.
+        if not BackupCode.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
+            return ReusedCode()
+        if not _winner(secret, epoch).update(**_success_updates(now, epoch)):
+            transaction.set_rollback(True)  # the challenge was spent meanwhile: keep the code
+            return ChallengeUsed()
+    secret.last_used_at, secret.failure_count, secret.locked_until = now, 0, None
     return None
 
 
@@ -407,7 +444,94 @@ def delete_secret(user: Any, secret_id: Any, code: str | None) -> None:
 
 def verify_any_code(secret: Secret, typed: str, now: datetime) -> MFAError | None:
     """Accept a TOTP code or spend a backup code, telling them apart by their shape."""
-    digits = typed.replace(" ", "")
-    if digits.isascii() and digits.isdigit():
-        return _accept_totp(secret, digits, now)
+    if _method_of(typed) == TOTP:
+        return _accept_totp(secret, typed.replace(" ", ""), now)
     return _consume_backup_code(secret, typed, now)
+
+
+def _method_of(typed: str) -> str:
+    digits = typed.replace(" ", "")
+    return TOTP if digits.isascii() and digits.isdigit() else BACKUP_CODE
+
+
+# Login: the second factor after a password.
+
+TOTP = "totp"
+BACKUP_CODE = "backup_code"
+#: RFC 8176 authentication method references, by the second factor used.
+AMR = {None: ["pwd"], TOTP: ["pwd", "otp", "mfa"], BACKUP_CODE: ["pwd", "mfa"]}
+
+
+@dataclass(frozen=True)
+class SecondFactor:
+    """A login's accepted second factor."""
+
+    user: Any
+    secret: Secret
+    method: str
+    at: datetime
+
+    @property
+    def amr(self) -> list[str]:
+        return AMR[self.method]
+
+
+def active_secret(user: Any) -> Secret | None:
+    """Return the user's active MFA secret, or None when a password alone logs them in."""
+    if user is None or user.pk is None:
+        return None
+    return Secret.objects.filter(
+        user=user, type=Secret.Type.MFA, status=Secret.Status.ACTIVE
+    ).first()
+
+
+def challenged_secret(user_id: Any, secret_id: Any) -> Secret:
+    """Return the active secret a login challenge names, with its user, or ChallengeInvalid."""
+    try:
+        secret = (
+            Secret.objects.select_related("user")
+            .filter(pk=_as_uuid(secret_id), user_id=user_id, status=Secret.Status.ACTIVE)
+            .first()
+        )
+    except (SecretNotFound, ValueError, TypeError, DjangoValidationError):
+        secret = None
+    if secret is None or not getattr(secret.user, "is_active", True):
+        raise ChallengeInvalid
+    return secret
+
+
+def verify_second_factor(
+    secret: Secret, typed: str, *, method: str | None = None, epoch: int | None = None
+) -> SecondFactor:
+    """Check a login's second factor for an active secret: a TOTP code or a backup code.
+
+    ``method`` says which (None: told by the code's shape). With ``epoch``, the login
+    challenge is spent by the same UPDATE that accepts the code. Every failure counts
+    toward the user's limit (RFC 4226 7.3, NIST 800-63B 5.2.2). Raises InvalidCode,
+    ReusedCode, Locked or ChallengeUsed.
+    """
+    now = _now()
+    method = method or _method_of(typed)
+    user = secret.user
+    try:
+        _check_not_locked(secret, now)
+    except Locked:
+        signals.login_failed.send(Secret, secret=secret, user=user, reason=Locked.code)
+        raise
+    if method == TOTP:
+        error = _accept_totp(secret, typed.replace(" ", ""), now, epoch)
+    else:
+        error = _consume_backup_code(secret, typed, now, epoch)
+    if isinstance(error, ChallengeUsed):
+        raise error
+    if error is not None:
+        record_failure(secret, now, error.code)
+        signals.login_failed.send(Secret, secret=secret, user=user, reason=error.code)
+        raise error
+    logger.info(
+        "MFA login second factor accepted: secret=%s user=%s method=%s", secret.pk, user.pk, method
+    )
+    signals.login_succeeded.send(Secret, secret=secret, user=user, method=method)
+    if method == BACKUP_CODE:
+        signals.backup_code_used.send(Secret, secret=secret, user=user)
+    return SecondFactor(user, secret, method, now)

@@ -25,4 +25,6 @@ urlpatterns = [
     re_path(rf"^{_SECRET}/qrcode/?$", secret_qrcode, name="secret-qrcode"),
     re_path(rf"^{_SECRET}/codes/?$", secret_codes, name="secret-codes"),
     re_path(r"^auth/password/?$", views.PasswordLoginView.as_view(), name="auth-password"),
+    re_path(r"^auth/totp/?$", views.SecondFactorView.as_view(), name="auth-totp"),
+    re_path(r"^auth/refresh/?$", views.RefreshView.as_view(), name="auth-refresh"),
 ]

@@ -18,19 +18,29 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from . import services
+from .authentication import (
+    HEADER_SCHEMES,
+    ChallengeToken,
+    access_answer,
+    read_challenge,
+    refresh_answer,
+)
+from .backends import PASSWORD_STAGE
 from .conf import mfa_settings
-from .exceptions import exception_handler
+from .exceptions import ServiceError, exception_handler
 from .serializers import (
     CreateSecretSerializer,
     DeleteSecretSerializer,
     PasswordLoginSerializer,
+    RefreshSerializer,
+    SecondFactorSerializer,
     SecretSerializer,
     StrictJSONParser,
     TokenSerializer,
 )
+from .throttling import AuthRateThrottle
 
 ME = "me"
 
@@ -194,28 +204,27 @@ def _qr_image(data: str, factory: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _access_answer(user: Any, amr: list[str]) -> dict[str, Any]:
-    refresh = RefreshToken.for_user(user)
-    refresh["amr"] = amr
-    return {
-        "type": "ACCESS",
-        "token": str(refresh.access_token),
-        "refresh": str(refresh),
-        "user_id": str(user.pk),
-    }
-
-
-class PasswordLoginView(MFAAPIMixin, APIView):
-    """Log in with ``{"username", "password"}`` (or GET with ``Authorization: Basic``).
-
-    Answers 200 ``{"type": "ACCESS", "token", "refresh", "user_id"}``; a wrong username or
-    password answers 401, the same for both.
-    """
+class LoginAPIView(MFAAPIMixin, APIView):
+    """Base of the /auth/* views: anyone may call them, behind the per-IP throttle."""
 
     permission_classes = [permissions.AllowAny]
+    throttle_classes = [AuthRateThrottle]
 
     def get_authenticators(self) -> list[Any]:
-        return []  # this view reads the credentials itself
+        return []  # these views read the credentials (or the challenge) themselves
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class PasswordLoginView(LoginAPIView):
+    """Log in with ``{"username", "password"}`` (or GET with ``Authorization: Basic``).
+
+    Without MFA: 200 ``{"type": "ACCESS", "token", "refresh", "user_id"}``. With MFA
+    active: 200 ``{"type": "CHALLENGE", "token", "methods", "expires_in"}`` and no access
+    token; redeem the challenge at /auth/totp. A wrong username or password answers 401,
+    the same for both.
+    """
 
     def post(self, request: Request) -> Response:
         data = _validated(PasswordLoginSerializer, request.data)
@@ -226,15 +235,74 @@ class PasswordLoginView(MFAAPIMixin, APIView):
         return self._login(request, username, password)
 
     def _login(self, request: Request, username: str, password: str) -> Response:
-        user = authenticate(request._request, username=username, password=password)
+        user = authenticate(
+            request._request, username=username, password=password, mfa_stage=PASSWORD_STAGE
+        )
         if user is None:
             raise exceptions.AuthenticationFailed(
                 _("Wrong username or password."), code="invalid_credentials"
             )
-        return Response(_access_answer(user, ["pwd"]))
+        secret = services.active_secret(user)
+        if secret is None:
+            return Response(access_answer(user, services.AMR[None]))
+        secret.user = user
+        return Response(
+            {
+                "type": "CHALLENGE",
+                "token": str(ChallengeToken.for_secret(secret)),
+                "methods": [services.TOTP, services.BACKUP_CODE],
+                "expires_in": mfa_settings.CHALLENGE_LIFETIME,
+            }
+        )
 
     def get_authenticate_header(self, request: Request) -> str:
         return 'Basic realm="api"'
+
+
+class SecondFactorView(LoginAPIView):
+    """Redeem a login challenge with ``{"token": "<TOTP code>"}`` or ``{"backup_code"}``.
+
+    The challenge comes as ``Authorization: jwt <challenge>`` or ``{"challenge"}``.
+    Answers 200 ``{"type": "ACCESS", "token", "refresh", "user_id"}``; a wrong code 401;
+    too many wrong codes 429 with Retry-After.
+    """
+
+    def post(self, request: Request) -> Response:
+        data = _validated(SecondFactorSerializer, request.data)
+        challenge = read_challenge(data.get("challenge") or _challenge_from_header(request))
+        secret = services.challenged_secret(challenge.user_id, challenge.secret_id)
+        if "token" in data:
+            typed, method = data["token"], services.TOTP
+        else:
+            typed, method = data["backup_code"], services.BACKUP_CODE
+        try:
+            factor = services.verify_second_factor(
+                secret, typed, method=method, epoch=challenge.epoch
+            )
+        except services.InvalidCode as error:
+            raise ServiceError(error, status_code=401) from None
+        return Response(access_answer(factor.user, factor.amr, factor.at))
+
+
+class RefreshView(LoginAPIView):
+    """Renew an access token with ``{"refresh"}``; its ``amr`` is kept.
+
+    Answers 200 ``{"type": "ACCESS", "token", "refresh"?}`` (``refresh`` when rotation is on).
+    """
+
+    def post(self, request: Request) -> Response:
+        data = _validated(RefreshSerializer, request.data)
+        return Response(refresh_answer(data["refresh"]))
+
+
+def _challenge_from_header(request: Request) -> str:
+    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() not in HEADER_SCHEMES or not token.strip():
+        raise exceptions.NotAuthenticated(
+            _("Send the login challenge as 'Authorization: jwt <challenge>' or as 'challenge'."),
+            code="challenge_required",
+        )
+    return token.strip()
 
 
 def _basic_credentials(request: Request) -> tuple[str, str]:

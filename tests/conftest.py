@@ -120,3 +120,12 @@ def flow(api_client, user, clock) -> Flow:
 def enrolled(flow) -> dict:
     """An active secret: the enroll answer plus ``key`` (base32), the clock one step on."""
     return flow.enroll()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -41,6 +41,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "tests.urls"
 
+AUTHENTICATION_BACKENDS = ["django_mfa_enroll.backends.MFAModelBackend"]
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -60,6 +62,9 @@ DATABASES = {
         os.environ.get("DATABASE_URL", "sqlite://:memory:"), conn_max_age=0
     )
 }
+DATABASES["default"]["TEST"] = {"NAME": f"test_mfa_enroll_{USER_MODEL}"}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {}  # in memory
 
 if os.environ.get("REDIS_URL"):
     CACHES = {
@@ -78,4 +83,9 @@ MFA_ENROLL = {
     "ENCRYPTION_KEYS": ["q8VQ4W8Pq1k0Yq2V7wQ1kz0E5sLrB9bq0cYt8wP3s2E="],
     # Tests hash many backup codes; the production default (20,000) is measured in benchmarks/.
     "BACKUP_CODE_ITERATIONS": 1_000,
+    # The suite logs in far more often than a person; the throttle has tests of its own.
+    "AUTH_RATE": "10000/min",
 }
+
+# As README recommends for a site's own views: the app's error shape everywhere.
+REST_FRAMEWORK = {"EXCEPTION_HANDLER": "django_mfa_enroll.exceptions.exception_handler"}

@@ -122,3 +122,66 @@ def test_failures_in_parallel_are_all_counted(active, user, clock, settings):
     _key, enrollment = active
     race(lambda i: services.delete_secret(user, enrollment.secret.pk, "2222-2222-2222"))
     assert Secret.objects.get(pk=enrollment.secret.pk).failure_count == THREADS
+
+
+# Login: through the HTTP door, each thread with its own challenge (or one shared).
+
+
+@pytest.fixture(autouse=True)
+def _no_delay(settings):
+    """Losers of a race count as failures; keep the growing delay out of these results."""
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "FAILURE_DELAY_AFTER": 1000}
+
+
+def _challenges(n: int) -> list[str]:
+    from rest_framework.test import APIClient
+
+    from .conftest import PASSWORD
+
+    client = APIClient()
+    return [
+        client.post(
+            "/auth/password", {"username": "alice", "password": PASSWORD}, format="json"
+        ).json()["token"]
+        for _ in range(n)
+    ]
+
+
+def _redeem(challenge: str, **body):
+    from rest_framework.test import APIClient
+
+    return APIClient().post("/auth/totp", {"challenge": challenge, **body}, format="json")
+
+
+def test_the_same_totp_code_logs_in_once_over_http(active, clock):
+    key, _enrollment = active
+    code = clock.code(key)
+    challenges = _challenges(THREADS)
+    results = race(lambda i: _redeem(challenges[i], token=code).status_code)
+    assert sorted(results) == [200] + [401] * (THREADS - 1), results
+
+
+def test_the_same_backup_code_logs_in_once_over_http(active, clock):
+    _key, enrollment = active
+    challenges = _challenges(THREADS)
+    results = race(lambda i: _redeem(challenges[i], backup_code=enrollment.codes[0]).status_code)
+    assert sorted(results) == [200] + [401] * (THREADS - 1), results
+    assert BackupCode.objects.filter(used_at__isnull=False).count() == 1
+
+
+def test_one_challenge_redeems_once_with_different_codes(active, clock):
+    key, enrollment = active
+    [challenge] = _challenges(1)
+    bodies = [
+        {"backup_code": enrollment.codes[i]} if i % 2 else {"token": clock.code(key, i % 3 - 1)}
+        for i in range(THREADS)
+    ]
+    results = race(lambda i: _redeem(challenge, **bodies[i]))
+    assert sorted(r.status_code for r in results) == [200] + [401] * (THREADS - 1)
+    assert all(
+        r.json()["code"] in ("challenge_used", "code_reused")
+        for r in results
+        if r.status_code == 401
+    )
+    # A losing backup code is not spent: only the winner's (if it was one) is used.
+    assert BackupCode.objects.filter(used_at__isnull=False).count() <= 1

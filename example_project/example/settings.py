@@ -33,6 +33,9 @@ INSTALLED_APPS = [
 
 AUTH_USER_MODEL = "accounts.User"
 
+# A password alone logs in nowhere once a user has MFA (admin and DRF logins included).
+AUTHENTICATION_BACKENDS = ["django_mfa_enroll.backends.MFAModelBackend"]
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -90,6 +93,7 @@ REST_FRAMEWORK = {
 
 MFA_ENROLL = {
     "ISSUER": "Example",
+    "AUTH_RATE": os.environ.get("MFA_AUTH_RATE", "30/min"),
     "ENCRYPTION_KEYS": [k for k in os.environ.get("MFA_ENCRYPTION_KEYS", "").split(",") if k],
 }
 
