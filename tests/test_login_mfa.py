@@ -486,3 +486,18 @@ def test_the_lock_sends_a_signal(anon_client, enrolled, clock, settings):
     finally:
         signals.secret_locked.disconnect(receiver)
     assert seen == [django_settings.MFA_ENROLL.get("FAILURE_LOCK_SECONDS", 86400)]
+
+
+def test_totp_second_factor_costs_two_queries(
+    anon_client, enrolled, clock, django_assert_num_queries
+):
+    challenge = challenge_of(anon_client)
+    with django_assert_num_queries(2):  # SELECT secret+user, conditional UPDATE
+        assert redeem(anon_client, challenge, token=clock.code(enrolled["key"])).status_code == 200
+
+
+def test_backup_code_second_factor_queries(anon_client, enrolled, django_assert_max_num_queries):
+    challenge = challenge_of(anon_client)
+    # SELECT secret+user, SELECT code row, UPDATE code, UPDATE secret (+ savepoint on SQLite/PG)
+    with django_assert_max_num_queries(6):
+        assert redeem(anon_client, challenge, backup_code=enrolled["codes"][0]).status_code == 200

@@ -27,8 +27,13 @@ Walk the tutorial in another terminal (any JSON client will do; curl shown):
   curl -s -X PUT $B/users/me/secrets/<id>/enroll -H "Authorization: jwt $T" \\
         -H 'Content-Type: application/json' -d '{{"token": "<CODE>"}}'
 
+  # 5. from now on the password answers a CHALLENGE; a code (or a backup code) redeems it
+  C=$(curl -s $B/auth/password -H 'Content-Type: application/json' \
+        -d '{{"username": "{username}", "password": "{password}"}}' | {py} -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  curl -s -X POST $B/auth/totp -H "Authorization: jwt $C" -H 'Content-Type: application/json' -d '{{"token": "<NEXT CODE>"}}'
+
 Also: the browsable API at http://{addr}/users/me/secrets (log in at http://{addr}/admin/
-with the demo user, who is staff), and the admin. Stop with Ctrl-C.
+with the demo user, who is staff; once MFA is on, the admin asks for the code too). Stop with Ctrl-C.
 """
 
 
