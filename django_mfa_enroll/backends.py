@@ -54,9 +54,8 @@ class MFAModelBackend(ModelBackend):
             return user
         if not mfa_code or not isinstance(mfa_code, str):
             raise PermissionDenied("second factor required")
-        secret.user = user
         try:
-            factor = services.verify_second_factor(secret, mfa_code)
+            factor = services.verify_second_factor(user.pk, secret.pk, mfa_code)
         except services.MFAError as error:
             if request is not None:
                 request.mfa_error = error

@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_REQUEST_BYTES": 16_384,
     "CHALLENGE_LIFETIME": 300,
     "AUTH_RATE": "30/min",
+    "NOTIFY_USER_ON_RESET": False,
+    "PENDING_MAX_AGE": 86_400,
     "AUTHENTICATION_CLASSES": [
         "django_mfa_enroll.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -131,6 +133,16 @@ class Settings:
     def AUTH_RATE(self) -> str | None:
         """DRF rate of the per-IP throttle on the login endpoints (``None``: off)."""
         return _get("AUTH_RATE")
+
+    @property
+    def NOTIFY_USER_ON_RESET(self) -> bool:
+        """E-mail a user when an admin resets their MFA."""
+        return bool(_get("NOTIFY_USER_ON_RESET"))
+
+    @property
+    def PENDING_MAX_AGE(self) -> int:
+        """Seconds after which ``mfa_cleanup`` deletes a secret never enrolled."""
+        return int(_get("PENDING_MAX_AGE"))
 
     @property
     def AUTHENTICATION_CLASSES(self) -> list[str]:

@@ -24,6 +24,7 @@ STATUS_OF_ERROR: dict[type[services.MFAError], int] = {
     services.NotPending: status.HTTP_409_CONFLICT,
     services.NotEnrolled: status.HTTP_409_CONFLICT,
     services.InvalidCode: status.HTTP_400_BAD_REQUEST,
+    services.CodeRequired: status.HTTP_400_BAD_REQUEST,
     services.Locked: status.HTTP_429_TOO_MANY_REQUESTS,
     services.ChallengeInvalid: status.HTTP_401_UNAUTHORIZED,
 }
@@ -104,4 +105,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ServiceError):
         for name, value in exc.headers().items():
             response[name] = value
+    view, request = context.get("view"), context.get("request")
+    if response.status_code == 401 and "WWW-Authenticate" not in response and view is not None:
+        challenge = view.get_authenticate_header(request)  # RFC 7235 3.1: a 401 names a scheme
+        if challenge:
+            response["WWW-Authenticate"] = challenge
     return response

@@ -50,6 +50,11 @@ class Secret(models.Model):
         verbose_name = _("MFA secret")
         verbose_name_plural = _("MFA secrets")
         ordering = ["created_at"]
+        permissions = [
+            ("reset_mfa", _("Can reset a user's MFA")),
+            ("revoke_backup_codes", _("Can revoke a user's backup codes")),
+            ("unlock_mfa", _("Can unlock MFA after too many failures")),
+        ]
         constraints = [
             # One secret of a type per user, pending or active, enforced by the database.
             models.UniqueConstraint(

@@ -33,9 +33,39 @@ class StrictJSONParser(JSONParser):
         except UnicodeDecodeError:
             raise exceptions.ParseError(_("Malformed JSON: the body is not UTF-8.")) from None
         try:
-            return json.loads(text, parse_constant=_refuse_constant)
+            data = json.loads(text, parse_constant=_refuse_constant)
         except ValueError as exc:
             raise exceptions.ParseError(_malformed_message(text, exc)) from None
+        except RecursionError:
+            raise exceptions.ParseError(_("Malformed JSON: nested too deeply.")) from None
+        if _has_lone_surrogate(data):
+            raise exceptions.ParseError(
+                _("Malformed JSON: a \\u escape names half of a surrogate pair, not a character.")
+            )
+        return data
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    """Whether any string in the parsed body holds an unpaired UTF-16 surrogate.
+
+    Such a string cannot be encoded as UTF-8, so it could reach neither the database nor
+    an error message: refuse it at the door.
+    """
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _refuse_constant(name: str) -> Any:

@@ -12,7 +12,8 @@ import functools
 import logging
 import math
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,6 +71,11 @@ class NotEnrolled(MFAError):
     message = _("This secret is not enrolled yet; confirm it with a first code.")
 
 
+class CodeRequired(MFAError):
+    code = "code_required"
+    message = _("This needs a current code from your authenticator app, or a backup code.")
+
+
 class InvalidCode(MFAError):
     code = "invalid_code"
     message = _("The code is not valid.")
@@ -107,8 +113,8 @@ class NewSecret:
     """A pending secret with the key material to show its owner, once."""
 
     secret: Secret
-    key_base32: str
-    otpauth_url: str
+    key_base32: str = field(repr=False)
+    otpauth_url: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,7 @@ class Enrollment:
     """An active secret with its first set of backup codes, shown once."""
 
     secret: Secret
-    codes: list[str]
+    codes: list[str] = field(repr=False)
 
 
 # Helpers.
@@ -185,6 +191,11 @@ def _locked_secret(user: Any, secret_id: Any) -> Secret:
 
 # Failures (NIST 800-63B 5.2.2; RFC 4226 7.3): counted per secret, so per user, in the
 # database, whatever the IP, session or challenge. A growing delay after a few, then a lock.
+#
+# Every check of a code runs on the secret's row locked (SELECT ... FOR UPDATE; on SQLite
+# the write lock of an IMMEDIATE transaction), and its failure is written in the same
+# transaction before the lock goes: parallel guesses queue up and each sees the count and
+# lock the one before left. The error is raised after the transaction commits.
 
 
 def _check_not_locked(secret: Secret, now: datetime) -> None:
@@ -203,32 +214,58 @@ def _wait_after(failures: int) -> int:
     )
 
 
-def record_failure(secret: Secret, now: datetime, reason: str) -> None:
-    """Count one failed verification for the secret's user; lock when the count says so."""
-    Secret.objects.filter(pk=secret.pk).update(
-        failure_count=F("failure_count") + 1, last_failure_at=now
-    )
-    failures = Secret.objects.filter(pk=secret.pk).values_list("failure_count", flat=True).first()
-    if failures is None:  # deleted meanwhile
-        return
+def _count_failure(secret: Secret, now: datetime, error: MFAError) -> None:
+    """Count one failure of the locked secret and set the wait it earns, in one UPDATE.
+
+    The count and wait ride on the error, for ``_announce_failure`` after the commit.
+    """
+    failures = secret.failure_count + 1
     wait = _wait_after(failures)
+    updates: dict[str, Any] = {"failure_count": F("failure_count") + 1, "last_failure_at": now}
     if wait:
-        until = now + timedelta(seconds=wait)
-        Secret.objects.filter(pk=secret.pk).filter(
-            Q(locked_until__isnull=True) | Q(locked_until__lt=until)
-        ).update(locked_until=until)
+        updates["locked_until"] = now + timedelta(seconds=wait)
+    Secret.objects.filter(pk=secret.pk).update(**updates)
+    secret.failure_count = failures
+    error.failures, error.wait = failures, wait  # type: ignore[attr-defined]
+
+
+def _announce_failure(secret: Secret, error: MFAError) -> None:
+    """Log and signal a counted failure: ids and reasons only, never the code."""
+    failures = getattr(error, "failures", None)
+    if failures is None:
+        return  # not counted (a spent challenge, a lock)
     logger.warning(
         "MFA verification failed: secret=%s user=%s reason=%s failures=%d",
         secret.pk,
         secret.user_id,
-        reason,
+        error.code,
         failures,
     )
-    signals.verification_failed.send(Secret, secret=secret, user=secret.user, reason=reason)
-    if reason == ReusedCode.code:
+    signals.verification_failed.send(Secret, secret=secret, user=secret.user, reason=error.code)
+    if isinstance(error, ReusedCode):
         signals.code_replayed.send(Secret, secret=secret, user=secret.user)
     if failures >= mfa_settings.FAILURE_LOCK_AFTER:
-        signals.secret_locked.send(Secret, secret=secret, user=secret.user, retry_after=wait)
+        signals.secret_locked.send(
+            Secret,
+            secret=secret,
+            user=secret.user,
+            retry_after=error.wait,  # type: ignore[attr-defined]
+        )
+
+
+def _attempt(
+    secret: Secret, now: datetime, check: Callable[[], MFAError | None]
+) -> MFAError | None:
+    """Run one check of a code on a locked secret: refuse while locked, count a failure.
+
+    Call inside the transaction that locked the row; after it, announce and raise the
+    returned error.
+    """
+    _check_not_locked(secret, now)
+    error = check()
+    if error is not None and not isinstance(error, ChallengeUsed):
+        _count_failure(secret, now, error)
+    return error
 
 
 def _winner(secret: Secret, epoch: int | None) -> QuerySet[Secret]:
@@ -377,20 +414,18 @@ def enroll_secret(user: Any, secret_id: Any, code: str) -> Enrollment:
     log in). Raises AlreadyEnrolled, InvalidCode, Locked.
     """
     now = _now()
-    error: MFAError | None = None
     with transaction.atomic():
         secret = _locked_secret(user, secret_id)
         if secret.status == Secret.Status.ACTIVE:
             raise AlreadyEnrolled
-        _check_not_locked(secret, now)
-        error = _accept_totp(secret, code, now)
+        error = _attempt(secret, now, lambda: _accept_totp(secret, code, now))
         if error is None:
             secret.status = Secret.Status.ACTIVE
             secret.enrolled_at = now
             secret.save(update_fields=["status", "enrolled_at"])
             codes = _new_code_set(secret, now)
     if error is not None:
-        record_failure(secret, now, error.code)
+        _announce_failure(secret, error)
         raise error
     secret.backup_codes_remaining = len(codes)  # type: ignore[attr-defined]
     logger.info("MFA secret enrolled: secret=%s user=%s", secret.pk, user.pk)
@@ -401,17 +436,15 @@ def enroll_secret(user: Any, secret_id: Any, code: str) -> Enrollment:
 def regenerate_backup_codes(user: Any, secret_id: Any, code: str) -> list[str]:
     """Replace an active secret's backup codes, given a current TOTP code; the old set dies."""
     now = _now()
-    error: MFAError | None = None
     with transaction.atomic():
         secret = _locked_secret(user, secret_id)
         if secret.status != Secret.Status.ACTIVE:
             raise NotEnrolled
-        _check_not_locked(secret, now)
-        error = _accept_totp(secret, code, now)
+        error = _attempt(secret, now, lambda: _accept_totp(secret, code, now))
         if error is None:
             codes = _new_code_set(secret, now)
     if error is not None:
-        record_failure(secret, now, error.code)
+        _announce_failure(secret, error)
         raise error
     logger.info("MFA backup codes regenerated: secret=%s user=%s", secret.pk, user.pk)
     signals.backup_codes_regenerated.send(Secret, secret=secret, user=user)
@@ -422,21 +455,23 @@ def delete_secret(user: Any, secret_id: Any, code: str | None) -> None:
     """Delete a secret and its backup codes.
 
     A pending secret goes without a code; an active one needs a current TOTP code or an
-    unused backup code (OWASP MFA cheat sheet: turning MFA off needs a factor).
+    unused backup code (OWASP MFA cheat sheet: turning MFA off needs a factor). Raises
+    CodeRequired (not counted as a failure), InvalidCode, Locked.
     """
     now = _now()
     error: MFAError | None = None
     with transaction.atomic():
         secret = _locked_secret(user, secret_id)
         if secret.status == Secret.Status.ACTIVE:
-            _check_not_locked(secret, now)
-            error = verify_any_code(secret, code or "", now)
+            if not code:
+                raise CodeRequired
+            error = _attempt(secret, now, lambda: verify_any_code(secret, code, now))
         if error is None:
             deleted_pk = secret.pk
             secret.delete()
             secret.pk = deleted_pk  # receivers learn which secret went
     if error is not None:
-        record_failure(secret, now, error.code)
+        _announce_failure(secret, error)
         raise error
     logger.info("MFA secret deleted: secret=%s user=%s", secret_id, user.pk)
     signals.secret_deleted.send(Secret, secret=secret, user=user)
@@ -485,47 +520,55 @@ def active_secret(user: Any) -> Secret | None:
     ).first()
 
 
-def challenged_secret(user_id: Any, secret_id: Any) -> Secret:
-    """Return the active secret a login challenge names, with its user, or ChallengeInvalid."""
-    try:
-        secret = (
-            Secret.objects.select_related("user")
-            .filter(pk=_as_uuid(secret_id), user_id=user_id, status=Secret.Status.ACTIVE)
-            .first()
-        )
-    except (SecretNotFound, ValueError, TypeError, DjangoValidationError):
-        secret = None
-    if secret is None or not getattr(secret.user, "is_active", True):
-        raise ChallengeInvalid
-    return secret
-
-
 def verify_second_factor(
-    secret: Secret, typed: str, *, method: str | None = None, epoch: int | None = None
+    user_id: Any,
+    secret_id: Any,
+    typed: str,
+    *,
+    method: str | None = None,
+    epoch: int | None = None,
 ) -> SecondFactor:
-    """Check a login's second factor for an active secret: a TOTP code or a backup code.
+    """Check a login's second factor for the user's active secret: TOTP or backup code.
 
-    ``method`` says which (None: told by the code's shape). With ``epoch``, the login
-    challenge is spent by the same UPDATE that accepts the code. Every failure counts
-    toward the user's limit (RFC 4226 7.3, NIST 800-63B 5.2.2). Raises InvalidCode,
-    ReusedCode, Locked or ChallengeUsed.
+    ``method`` says which (None: told by the code's shape). With ``epoch`` (a login
+    challenge's), the challenge is spent by the same UPDATE that accepts the code. One
+    SELECT ... FOR UPDATE of the secret and its user, one UPDATE for a TOTP code. Every
+    failure counts toward the user's limit (RFC 4226 7.3, NIST 800-63B 5.2.2). Raises
+    ChallengeInvalid (no such active secret, or an inactive user), ChallengeUsed,
+    InvalidCode, ReusedCode or Locked.
     """
     now = _now()
     method = method or _method_of(typed)
-    user = secret.user
-    try:
-        _check_not_locked(secret, now)
-    except Locked:
-        signals.login_failed.send(Secret, secret=secret, user=user, reason=Locked.code)
-        raise
-    if method == TOTP:
-        error = _accept_totp(secret, typed.replace(" ", ""), now, epoch)
-    else:
-        error = _consume_backup_code(secret, typed, now, epoch)
+    with transaction.atomic():
+        try:
+            secret = (
+                Secret.objects.select_for_update(of=("self",))
+                .select_related("user")
+                .filter(pk=_as_uuid(secret_id), user_id=user_id, status=Secret.Status.ACTIVE)
+                .first()
+            )
+        except (SecretNotFound, ValueError, TypeError, DjangoValidationError):
+            secret = None
+        if secret is None or not getattr(secret.user, "is_active", True):
+            raise ChallengeInvalid
+        user = secret.user
+        if epoch is not None and secret.challenge_epoch != epoch:
+            raise ChallengeUsed
+        try:
+            if method == TOTP:
+                code = typed.replace(" ", "")
+                error = _attempt(secret, now, lambda: _accept_totp(secret, code, now, epoch))
+            else:
+                error = _attempt(
+                    secret, now, lambda: _consume_backup_code(secret, typed, now, epoch)
+                )
+        except Locked as locked:
+            error = locked
+    if error is not None:
+        _announce_failure(secret, error)
     if isinstance(error, ChallengeUsed):
         raise error
     if error is not None:
-        record_failure(secret, now, error.code)
         signals.login_failed.send(Secret, secret=secret, user=user, reason=error.code)
         raise error
     logger.info(
@@ -535,3 +578,146 @@ def verify_second_factor(
     if method == BACKUP_CODE:
         signals.backup_code_used.send(Secret, secret=secret, user=user)
     return SecondFactor(user, secret, method, now)
+
+
+# Operators: admin actions and management commands. Each records who did it.
+
+
+def _actor(by: Any) -> str:
+    return f"user {by.pk}" if getattr(by, "pk", None) is not None else str(by or "system")
+
+
+def reset_mfa(user: Any, *, by: Any = None) -> bool:
+    """Remove the user's MFA secret and backup codes, so they can enroll again.
+
+    Also ends the user's outstanding refresh tokens when simplejwt's token_blacklist app is
+    installed: a token stolen before the reset must not outlive it. Returns whether there
+    was anything to reset.
+    """
+    with transaction.atomic():
+        secrets = list(Secret.objects.select_for_update().filter(user=user))
+        for secret in secrets:
+            deleted_pk = secret.pk
+            secret.delete()
+            secret.pk = deleted_pk
+        blacklisted = _blacklist_refresh_tokens(user)
+    logger.warning(
+        "MFA reset: user=%s by=%s secrets=%d refresh_tokens_blacklisted=%d",
+        user.pk,
+        _actor(by),
+        len(secrets),
+        blacklisted,
+    )
+    signals.mfa_reset.send(Secret, user=user, by=by, secrets=secrets)
+    if secrets and mfa_settings.NOTIFY_USER_ON_RESET:
+        _notify_reset(user)
+    return bool(secrets)
+
+
+def revoke_backup_codes(secret: Secret, *, by: Any = None) -> int:
+    """Delete a secret's backup codes (the secret stays); return how many were unused."""
+    with transaction.atomic():
+        codes = BackupCode.objects.filter(secret=secret)
+        unused = codes.filter(used_at__isnull=True).count()
+        codes.delete()
+    logger.warning(
+        "MFA backup codes revoked: secret=%s user=%s by=%s", secret.pk, secret.user_id, _actor(by)
+    )
+    signals.backup_codes_revoked.send(Secret, secret=secret, user=secret.user, by=by)
+    return unused
+
+
+def unlock(secret: Secret, *, by: Any = None) -> bool:
+    """Clear a secret's failure count and lock; return whether it was locked or counting."""
+    changed = (
+        Secret.objects.filter(pk=secret.pk)
+        .filter(Q(failure_count__gt=0) | Q(locked_until__isnull=False))
+        .update(failure_count=0, locked_until=None)
+    )
+    logger.warning("MFA unlocked: secret=%s user=%s by=%s", secret.pk, secret.user_id, _actor(by))
+    signals.secret_unlocked.send(Secret, secret=secret, user=secret.user, by=by)
+    return bool(changed)
+
+
+def is_locked(secret: Secret, now: datetime | None = None) -> bool:
+    return bool(secret.locked_until and secret.locked_until > (now or _now()))
+
+
+def rotate_encryption(batch_size: int = 200) -> tuple[int, int]:
+    """Re-encrypt every secret under the first encryption key; return (rotated, current).
+
+    Each row is rewritten by a conditional UPDATE on its old ciphertext, so a run can be
+    interrupted and run again, and a secret changed meanwhile is left to the next run.
+    """
+    keys = encryption_keys()
+    first_only = keys[:1]
+    rotated = current = 0
+    last_pk = None
+    while True:
+        rows = Secret.objects.order_by("pk").values_list("pk", "encrypted_key")
+        if last_pk is not None:
+            rows = rows.filter(pk__gt=last_pk)
+        batch = list(rows[:batch_size])
+        if not batch:
+            return rotated, current
+        for pk, token in batch:
+            try:
+                crypto.decrypt(token, first_only)
+                current += 1
+                continue
+            except crypto.InvalidToken:
+                pass
+            new_token = crypto.rotate(token, keys)
+            rotated += Secret.objects.filter(pk=pk, encrypted_key=token).update(
+                encrypted_key=new_token
+            )
+        last_pk = batch[-1][0]
+
+
+def delete_stale_pending(now: datetime | None = None) -> int:
+    """Delete pending secrets older than ``PENDING_MAX_AGE`` seconds; return how many."""
+    cutoff = (now or _now()) - timedelta(seconds=mfa_settings.PENDING_MAX_AGE)
+    _total, per_model = Secret.objects.filter(
+        status=Secret.Status.PENDING, created_at__lt=cutoff
+    ).delete()
+    return per_model.get(Secret._meta.label, 0)
+
+
+def _blacklist_refresh_tokens(user: Any) -> int:
+    from django.apps import apps
+
+    if not apps.is_installed("rest_framework_simplejwt.token_blacklist"):
+        return 0
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    outstanding = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
+    tokens = list(outstanding)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in tokens], ignore_conflicts=True
+    )
+    return len(tokens)
+
+
+def _notify_reset(user: Any) -> None:
+    from django.core.mail import send_mail
+
+    email = (
+        getattr(user, user.get_email_field_name(), "")
+        if hasattr(user, "get_email_field_name")
+        else ""
+    )
+    if not email:
+        return
+    send_mail(
+        str(_("Your multi-factor authentication was reset")),
+        str(
+            _(
+                "An administrator reset the multi-factor authentication of your account. "
+                "Your authenticator app and backup codes no longer work for it; set MFA up "
+                "again when you next log in. If you did not ask for this, contact us."
+            )
+        ),
+        None,
+        [email],
+        fail_silently=True,
+    )

@@ -22,5 +22,15 @@ class AuthRateThrottle(SimpleRateThrottle):
         # Read at request time (DRF binds THROTTLE_RATES at import).
         return mfa_settings.AUTH_RATE
 
+    def get_ident(self, request: Any) -> str:
+        """The client's address: REMOTE_ADDR, unless DRF's NUM_PROXIES says how many proxies
+        to trust. (DRF's own default trusts any X-Forwarded-For, which a client can forge
+        to dodge the limit.)"""
+        from rest_framework.settings import api_settings
+
+        if api_settings.NUM_PROXIES is None:
+            return str(request.META.get("REMOTE_ADDR", ""))
+        return super().get_ident(request)
+
     def get_cache_key(self, request: Any, view: Any) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

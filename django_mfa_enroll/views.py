@@ -10,11 +10,12 @@ from typing import Any
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import HttpResponse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, permissions, viewsets
-from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,6 +31,7 @@ from .authentication import (
 from .backends import PASSWORD_STAGE
 from .conf import mfa_settings
 from .exceptions import ServiceError, exception_handler
+from .models import Secret
 from .serializers import (
     CreateSecretSerializer,
     DeleteSecretSerializer,
@@ -49,7 +51,7 @@ class MFAAPIMixin:
     """What every view of the app shares: JSON in and out, our error body, no caching."""
 
     parser_classes = [StrictJSONParser]
-    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+    renderer_classes = [JSONRenderer]  # every answer, errors included, is JSON
     permission_classes = [permissions.IsAuthenticated]
 
     def get_authenticators(self) -> list[Any]:
@@ -64,6 +66,10 @@ class MFAAPIMixin:
         # Answers may carry keys, codes or tokens: no cache may keep them.
         response["Cache-Control"] = "no-store"
         return response
+
+
+def _permission(codename: str) -> str:
+    return f"{Secret._meta.app_label}.{codename}"
 
 
 def _issuer(request: Request) -> str:
@@ -83,25 +89,35 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
     ``userId`` is the user's primary key or ``me``; another user's id answers 404.
     """
 
-    def _owner(self, user_id: str) -> Any:
-        """Return the user named by the path if it is the requester, else 404.
+    def _owner(self, user_id: str, staff_permission: str | None = None) -> Any:
+        """Return the user named by the path: the requester, or for staff holding
+        ``staff_permission``, another user. Anything else is 404.
 
         Never 403: an answer must not tell whether another account exists.
         """
         me = self.request.user
         if user_id == ME:
             return me
+        model = get_user_model()
         try:
-            pk = get_user_model()._meta.pk.to_python(user_id)  # type: ignore[union-attr]
+            pk = model._meta.pk.to_python(user_id)  # type: ignore[union-attr]
         except (DjangoValidationError, ValueError, TypeError, OverflowError):
-            raise exceptions.NotFound(_("No such user.")) from None
-        if str(pk) != str(me.pk):
+            pk = None
+        if pk is not None and str(pk) == str(me.pk):
+            return me
+        other = None
+        if pk is not None and staff_permission and me.has_perm(_permission(staff_permission)):
+            try:
+                other = model._default_manager.filter(pk=pk).first()
+            except (DjangoValidationError, ValueError, TypeError, OverflowError, DataError):
+                other = None
+        if other is None:
             raise exceptions.NotFound(_("No such user."))
-        return me
+        return other
 
     def list(self, request: Request, user_id: str) -> Response:
         """Return the user's secrets (never a key); each with its backup codes remaining."""
-        owner = self._owner(user_id)
+        owner = self._owner(user_id, staff_permission="view_secret")
         return Response(SecretSerializer(services.secrets_of(owner), many=True).data)
 
     def create(self, request: Request, user_id: str) -> Response:
@@ -121,7 +137,7 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
 
     def retrieve(self, request: Request, user_id: str, secret_id: str) -> Response:
         """Return one secret, with the same fields as the list."""
-        owner = self._owner(user_id)
+        owner = self._owner(user_id, staff_permission="view_secret")
         return Response(SecretSerializer(services.get_secret(owner, secret_id)).data)
 
     def enroll(self, request: Request, user_id: str, secret_id: str) -> Response:
@@ -151,15 +167,18 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
 
     def destroy(self, request: Request, user_id: str, secret_id: str) -> Response:
         """Delete a secret. An active one needs ``{"token"}`` (TOTP or backup code) or the
-        ``X-MFA-Token`` header; a pending one does not. Answers 204."""
-        owner = self._owner(user_id)
+        ``X-MFA-Token`` header; a pending one does not. Answers 204.
+
+        Staff holding ``reset_mfa`` may delete another user's secret without a code: that
+        is an admin reset (recorded, and the user's refresh tokens end).
+        """
+        owner = self._owner(user_id, staff_permission="reset_mfa")
         services.get_secret(owner, secret_id)
-        payload: Any = request.data
+        if owner.pk != request.user.pk:
+            services.reset_mfa(owner, by=request.user)
+            return Response(status=204)
         header = request.headers.get("X-MFA-Token")
-        if header is not None:
-            payload = {"token": header}
-        elif not payload:
-            payload = {}
+        payload = {"token": header} if header is not None else request.data
         data = _validated(DeleteSecretSerializer, payload)
         services.delete_secret(owner, secret_id, data.get("token"))
         return Response(status=204)
@@ -270,14 +289,13 @@ class SecondFactorView(LoginAPIView):
     def post(self, request: Request) -> Response:
         data = _validated(SecondFactorSerializer, request.data)
         challenge = read_challenge(data.get("challenge") or _challenge_from_header(request))
-        secret = services.challenged_secret(challenge.user_id, challenge.secret_id)
         if "token" in data:
             typed, method = data["token"], services.TOTP
         else:
             typed, method = data["backup_code"], services.BACKUP_CODE
         try:
             factor = services.verify_second_factor(
-                secret, typed, method=method, epoch=challenge.epoch
+                challenge.user_id, challenge.secret_id, typed, method=method, epoch=challenge.epoch
             )
         except services.InvalidCode as error:
             raise ServiceError(error, status_code=401) from None
@@ -315,11 +333,13 @@ def _basic_credentials(request: Request) -> tuple[str, str]:
         )
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
         raise exceptions.ParseError(
             _("Malformed Basic credentials: not base64 of 'username:password'.")
         ) from None
     username, sep, password = decoded.partition(":")
+    if "\x00" in decoded:
+        raise exceptions.ParseError(_("Malformed Basic credentials: a NUL character."))
     if not sep:
         raise exceptions.ParseError(
             _("Malformed Basic credentials: no ':' between username and password.")

@@ -65,6 +65,8 @@ DATABASES = {
 DATABASES["default"]["TEST"] = {"NAME": f"test_mfa_enroll_{USER_MODEL}"}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {}  # in memory
+    # Writers queue at BEGIN instead of failing with "database is locked" mid-transaction.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE"}
 
 if os.environ.get("REDIS_URL"):
     CACHES = {

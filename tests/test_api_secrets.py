@@ -641,3 +641,115 @@ def test_encrypted_key_column_does_not_hold_the_secret(flow, user):
     import base64
 
     assert base64.b32decode(key).hex() not in raw
+
+
+# Found in review: inputs that once answered 500 or changed state.
+
+
+@pytest.mark.parametrize(
+    "path,method",
+    [("/auth/password", "POST"), ("/users/me/secrets", "POST"), ("/auth/totp", "POST")],
+)
+def test_deeply_nested_json_is_400(api_client, path, method):
+    response = api_client.generic(method, path, "[" * 5000, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "raw", ['{"type": "\\ud800"}', '{"type": "mfa", "description": "a\\udfffb"}', '{"\\ud800": 1}']
+)
+def test_lone_surrogates_are_400(api_client, user, raw):
+    response = api_client.generic("POST", "/users/me/secrets", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert "surrogate" in response.json()["message"]
+    assert not Secret.objects.filter(user=user).exists()
+
+
+@pytest.mark.parametrize("body", ["false", "0", "[]", '""', "null", "[1]", '"123456"'])
+def test_delete_with_a_body_that_is_not_an_object_is_400_and_keeps_the_secret(flow, user, body):
+    created = flow.create()
+    response = flow.client.generic(
+        "DELETE", f"/users/me/secrets/{created['id']}", body, content_type="application/json"
+    )
+    assert response.status_code == 400, (body, response.content)
+    assert Secret.objects.filter(user=user).exists()
+
+
+@pytest.mark.parametrize("body", [None, "{}"])
+def test_delete_active_without_a_token_is_400_and_not_a_failure(flow, enrolled, user, body):
+    kwargs = {"content_type": "application/json"} if body else {}
+    response = flow.client.generic(
+        "DELETE", f"/users/me/secrets/{enrolled['id']}", body or "", **kwargs
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "code_required"
+    assert Secret.objects.get(user=user).failure_count == 0
+
+
+def test_format_api_still_answers_json_errors(api_client):
+    response = api_client.post("/users/me/secrets?format=api", {"type": 1}, format="json")
+    assert response.status_code in (400, 404)
+    assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize(
+    "path", ["/users//secrets", "/users/me/secrets//", "/users/me/secrets//enroll"]
+)
+def test_empty_path_parts_answer_json(api_client, path):
+    response = api_client.get(path)
+    assert response["Content-Type"].startswith("application/json")
+    assert response.status_code in (200, 404, 405)
+
+
+def test_results_do_not_print_their_secrets(user, clock):
+    from django_mfa_enroll import services
+
+    new = services.create_secret(user, issuer="Example")
+    enrollment = services.enroll_secret(user, new.secret.pk, clock.code(new.key_base32))
+    assert new.key_base32 not in repr(new) and "otpauth" not in repr(new)
+    assert not any(code in repr(enrollment) for code in enrollment.codes)
+
+
+# Staff: read others' secrets with view_secret; reset with reset_mfa. Nothing else.
+
+
+def grant(user, *codenames):
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return type(user).objects.get(pk=user.pk)  # a fresh instance: no permission cache
+
+
+def test_staff_with_view_permission_reads_others(api_client, user, other_user, clock):
+    theirs = Flow_for(other_user, clock).create()
+    assert api_client.get(f"/users/{other_user.pk}/secrets").status_code == 404
+    grant(user, "view_secret")
+    listing = api_client.get(f"/users/{other_user.pk}/secrets")
+    assert listing.status_code == 200 and listing.json()[0]["id"] == theirs["id"]
+    assert theirs["secret"]["secret"] not in listing.content.decode()
+    assert api_client.get(f"/users/{other_user.pk}/secrets/{theirs['id']}").status_code == 200
+    # ...but cannot see its key, enroll it, or make anything for them.
+    assert (
+        api_client.get(f"/users/{other_user.pk}/secrets/{theirs['id']}/qrcode").status_code == 404
+    )
+    assert (
+        api_client.post(
+            f"/users/{other_user.pk}/secrets", {"type": "mfa"}, format="json"
+        ).status_code
+        == 404
+    )
+    assert api_client.delete(f"/users/{other_user.pk}/secrets/{theirs['id']}").status_code == 404
+    assert api_client.get("/users/99999999/secrets").status_code == 404
+
+
+def test_staff_with_reset_permission_resets_others_without_a_code(
+    api_client, user, other_user, clock
+):
+    other = Flow_for(other_user, clock)
+    theirs = other.enroll()
+    grant(user, "reset_mfa")
+    response = api_client.delete(f"/users/{other_user.pk}/secrets/{theirs['id']}")
+    assert response.status_code == 204
+    assert not Secret.objects.filter(user=other_user).exists()
+    assert not BackupCode.objects.filter(secret__user=other_user).exists()

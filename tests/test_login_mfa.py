@@ -8,6 +8,8 @@ import logging
 import jwt
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
@@ -488,16 +490,97 @@ def test_the_lock_sends_a_signal(anon_client, enrolled, clock, settings):
     assert seen == [django_settings.MFA_ENROLL.get("FAILURE_LOCK_SECONDS", 86400)]
 
 
-def test_totp_second_factor_costs_two_queries(
-    anon_client, enrolled, clock, django_assert_num_queries
-):
+def data_queries(captured) -> list[str]:
+    """The statements that read or write rows: transaction control (BEGIN, COMMIT,
+    SAVEPOINT) is left out, which SQLite logs and PostgreSQL does not."""
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+    return [q["sql"] for q in captured if not q["sql"].upper().startswith(control)]
+
+
+@pytest.mark.django_db(transaction=True)  # as in production: no test transaction around it
+def test_totp_second_factor_costs_two_queries(anon_client, enrolled, clock):
     challenge = challenge_of(anon_client)
-    with django_assert_num_queries(2):  # SELECT secret+user, conditional UPDATE
+    with CaptureQueriesContext(connection) as captured:
         assert redeem(anon_client, challenge, token=clock.code(enrolled["key"])).status_code == 200
+    queries = data_queries(captured.captured_queries)
+    assert len(queries) == 2, queries  # SELECT secret+user FOR UPDATE, conditional UPDATE
+    assert queries[0].startswith("SELECT") and queries[1].startswith("UPDATE")
 
 
-def test_backup_code_second_factor_queries(anon_client, enrolled, django_assert_max_num_queries):
+@pytest.mark.django_db(transaction=True)
+def test_backup_code_second_factor_queries(anon_client, enrolled):
     challenge = challenge_of(anon_client)
-    # SELECT secret+user, SELECT code row, UPDATE code, UPDATE secret (+ savepoint on SQLite/PG)
-    with django_assert_max_num_queries(6):
+    with CaptureQueriesContext(connection) as captured:
         assert redeem(anon_client, challenge, backup_code=enrolled["codes"][0]).status_code == 200
+    queries = data_queries(captured.captured_queries)
+    # SELECT secret+user FOR UPDATE, SELECT the code's row, UPDATE the code, UPDATE the secret
+    assert len(queries) == 4, queries
+
+
+# Found in review.
+
+
+def test_forged_x_forwarded_for_does_not_dodge_the_ip_throttle(anon_client, settings, user):
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "AUTH_RATE": "3/min"}
+    answers = [
+        anon_client.post(
+            "/auth/password",
+            {"username": "alice", "password": "wrong"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"10.0.0.{i}",
+        ).status_code
+        for i in range(5)
+    ]
+    assert answers == [401, 401, 401, 429, 429]
+
+
+def test_num_proxies_makes_the_throttle_read_x_forwarded_for(anon_client, settings, user):
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "AUTH_RATE": "1/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    for i in range(3):
+        response = anon_client.post(
+            "/auth/password",
+            {"username": "alice", "password": "x"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"10.0.0.{i}",
+        )
+        assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "header", ["Basic éééé", "Basic " + base64.b64encode(b"al\x00ice:pw").decode()]
+)
+def test_odd_basic_credentials_are_400(anon_client, header):
+    anon_client.credentials(HTTP_AUTHORIZATION=header)
+    response = anon_client.get("/auth/password")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+
+
+def test_every_401_names_an_authentication_scheme(anon_client, enrolled, clock):
+    response = redeem(
+        anon_client, challenge_of(anon_client), token=wrong(clock.code(enrolled["key"]))
+    )
+    assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Bearer")
+    response = redeem(anon_client, "garbage", token="123456")
+    assert response.status_code == 401 and "WWW-Authenticate" in response
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failures_count_under_atomic_requests(
+    anon_client, enrolled, clock, user, monkeypatch, api_client
+):
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    for _ in range(2):
+        response = redeem(
+            anon_client, challenge_of(anon_client), token=wrong(clock.code(enrolled["key"]))
+        )
+        assert response.status_code == 401
+    secret_id = enrolled["id"]
+    response = api_client.post(
+        f"/users/me/secrets/{secret_id}/codes", {"token": "000000"}, format="json"
+    )
+    assert response.status_code in (400, 429)
+    assert Secret.objects.get(user=user).failure_count == 3

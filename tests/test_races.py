@@ -185,3 +185,26 @@ def test_one_challenge_redeems_once_with_different_codes(active, clock):
     )
     # A losing backup code is not spent: only the winner's (if it was one) is used.
     assert BackupCode.objects.filter(used_at__isnull=False).count() <= 1
+
+
+def test_parallel_wrong_guesses_do_not_outrun_the_delay(active, settings, user, clock):
+    """Each guess sees the count the one before left: 3 are checked, the rest wait."""
+    settings.MFA_ENROLL = {
+        **settings.MFA_ENROLL,
+        "FAILURE_DELAY_AFTER": 3,
+        "FAILURE_LOCK_AFTER": 50,
+    }
+    _key, enrollment = active
+    n = 16
+    challenges = _challenges(n)
+    results = race(lambda i: _redeem(challenges[i], backup_code="2222-2222-2222").status_code, n)
+    assert sorted(results) == [401] * 3 + [429] * (n - 3), results
+    assert Secret.objects.get(pk=enrollment.secret.pk).failure_count == 3
+
+
+def test_parallel_wrong_codes_on_delete_do_not_outrun_the_delay(active, settings, user):
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "FAILURE_DELAY_AFTER": 3}
+    _key, enrollment = active
+    results = race(lambda i: services.delete_secret(user, enrollment.secret.pk, "2222-2222-2222"))
+    assert sum(isinstance(r, services.Locked) for r in results) == THREADS - 3, results
+    assert Secret.objects.get(pk=enrollment.secret.pk).failure_count == 3
