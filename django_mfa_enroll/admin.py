@@ -10,10 +10,9 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -86,7 +85,7 @@ class LockedFilter(admin.SimpleListFilter):
         return [("yes", _("Yes")), ("no", _("No"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        locked = Q(locked_until__gt=timezone.now())
+        locked = services.locked_filter()
         if self.value() == "yes":
             return queryset.filter(locked)
         if self.value() == "no":
@@ -134,21 +133,15 @@ class SecretAdmin(admin.ModelAdmin):
         return names
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                _remaining=Count("backup_codes", filter=Q(backup_codes__used_at__isnull=True))
-            )
-        )
+        return services.secrets_of_all(super().get_queryset(request))
 
-    @admin.display(description=_("backup codes remaining"), ordering="_remaining")
+    @admin.display(description=_("backup codes remaining"), ordering="backup_codes_remaining")
     def backup_codes_remaining(self, obj: Secret) -> int:
-        return obj._remaining  # type: ignore[attr-defined]
+        return obj.backup_codes_remaining  # type: ignore[attr-defined]
 
     @admin.display(description=_("locked"), boolean=True)
     def locked(self, obj: Secret) -> bool:
-        return services.is_locked(obj, timezone.now())
+        return services.is_locked(obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # secrets are made by their owners

@@ -161,7 +161,12 @@ def _otpauth_url(user: Any, key: bytes, issuer: str) -> str:
 
 def secrets_of(user: Any) -> QuerySet[Secret]:
     """Return the user's secrets with ``backup_codes_remaining`` annotated (one query)."""
-    return Secret.objects.filter(user=user).annotate(
+    return secrets_of_all(Secret.objects.filter(user=user))
+
+
+def secrets_of_all(secrets: QuerySet[Secret]) -> QuerySet[Secret]:
+    """Annotate secrets with ``backup_codes_remaining``, their unused backup codes."""
+    return secrets.annotate(
         backup_codes_remaining=Count("backup_codes", filter=Q(backup_codes__used_at__isnull=True))
     )
 
@@ -640,7 +645,13 @@ def unlock(secret: Secret, *, by: Any = None) -> bool:
 
 
 def is_locked(secret: Secret, now: datetime | None = None) -> bool:
+    """Whether the secret refuses codes now (too many failures)."""
     return bool(secret.locked_until and secret.locked_until > (now or _now()))
+
+
+def locked_filter(now: datetime | None = None) -> Q:
+    """The ``Q`` of secrets that refuse codes now."""
+    return Q(locked_until__gt=now or _now())
 
 
 def rotate_encryption(batch_size: int = 200) -> tuple[int, int]:

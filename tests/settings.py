@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
     "django_mfa_enroll",
 ]
 

@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.urls import include, path
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
@@ -6,11 +8,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView
 
-from django_mfa_enroll.admin import use_mfa_login
+from django_mfa_enroll.admin import MFAUserAdminMixin, use_mfa_login
 from django_mfa_enroll.authentication import JWTAuthentication
 from django_mfa_enroll.permissions import IsMFAVerified, mfa_within
 
 use_mfa_login(admin.site)
+
+# A site's own UserAdmin, with the app's mixin (for the default and the UUID user alike).
+if admin.site.is_registered(get_user_model()):
+    admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class SiteUserAdmin(MFAUserAdminMixin, UserAdmin):
+    pass
 
 
 class WhoAmI(APIView):
