@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
@@ -19,6 +20,20 @@ from django.utils.translation import ngettext
 from . import services
 from .forms import MFAAdminAuthenticationForm
 from .models import Secret
+
+#: What the admin shows of a secret: its state, never its key or code hashes.
+SHOWN_FIELDS = [
+    "user",
+    "type",
+    "status",
+    "description",
+    "created_at",
+    "enrolled_at",
+    "last_used_at",
+    "backup_codes_remaining",
+    "failure_count",
+    "locked_until",
+]
 
 LOGIN_TEMPLATE = "django_mfa_enroll/admin/login.html"
 CONFIRM_TEMPLATE = "django_mfa_enroll/admin/confirm_action.html"
@@ -59,7 +74,7 @@ def _confirm(
         "queryset": queryset,
         "action": action,
         "opts": modeladmin.model._meta,
-        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
     }
     return TemplateResponse(request, CONFIRM_TEMPLATE, context)
 
@@ -108,19 +123,8 @@ class SecretAdmin(admin.ModelAdmin):
     ]
     list_filter = ["type", "status", LockedFilter]
     list_select_related = ["user"]
-    fields = [
-        "user",
-        "type",
-        "status",
-        "description",
-        "created_at",
-        "enrolled_at",
-        "last_used_at",
-        "backup_codes_remaining",
-        "failure_count",
-        "locked_until",
-    ]
-    readonly_fields = fields
+    fields = tuple(SHOWN_FIELDS)
+    readonly_fields = tuple(SHOWN_FIELDS)
     actions = ["reset_mfa", "revoke_backup_codes", "unlock"]
     ordering = ["-created_at"]
 
@@ -137,7 +141,7 @@ class SecretAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("backup codes remaining"), ordering="backup_codes_remaining")
     def backup_codes_remaining(self, obj: Secret) -> int:
-        return obj.backup_codes_remaining  # type: ignore[attr-defined]
+        return obj.backup_codes_remaining
 
     @admin.display(description=_("locked"), boolean=True)
     def locked(self, obj: Secret) -> bool:
@@ -238,9 +242,10 @@ class MFAStatusFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         status = {"enrolled": Secret.Status.ACTIVE, "pending": Secret.Status.PENDING}
-        if self.value() in status:
-            return queryset.filter(mfa_secrets__status=status[self.value()])
-        if self.value() == "none":
+        value = self.value() or ""
+        if value in status:
+            return queryset.filter(mfa_secrets__status=status[value])
+        if value == "none":
             return queryset.exclude(mfa_secrets__status=Secret.Status.ACTIVE)
         return queryset
 

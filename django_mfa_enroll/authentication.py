@@ -58,8 +58,8 @@ class ChallengeToken(Token):
 
     token_type = "mfa_challenge"  # noqa: S105 - a type name, not a secret
 
-    @property  # type: ignore[override]
-    def lifetime(self) -> timedelta:
+    @property
+    def lifetime(self) -> timedelta:  # type: ignore[override]
         return timedelta(seconds=mfa_settings.CHALLENGE_LIFETIME)
 
     @classmethod

@@ -34,7 +34,7 @@ class MFAModelBackend(ModelBackend):
     backends after it.
     """
 
-    def authenticate(  # type: ignore[override]
+    def authenticate(
         self,
         request: Any,
         username: str | None = None,
@@ -43,7 +43,7 @@ class MFAModelBackend(ModelBackend):
         mfa_stage: Any = None,
         **kwargs: Any,
     ) -> Any:
-        user = super().authenticate(request, username=username, password=password, **kwargs)
+        user: Any = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None:
             return None
         if mfa_stage is PASSWORD_STAGE:

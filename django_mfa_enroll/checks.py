@@ -6,9 +6,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.utils.module_loading import import_string
 
 from . import crypto
+from .backup_codes import MAX_SET_SIZE
 from .conf import mfa_settings
+from .totp import ALGORITHMS
 
 W001 = "django_mfa_enroll.W001"
 E001 = "django_mfa_enroll.E001"
@@ -71,6 +74,140 @@ def check_backends(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 "second factor (the app's own /auth/password still asks for it).",
                 hint=f"Put {BACKEND!r} in AUTHENTICATION_BACKENDS in place of ModelBackend.",
                 id=W002,
+            )
+        ]
+    return []
+
+
+E003 = "django_mfa_enroll.E003"
+W003 = "django_mfa_enroll.W003"
+E004 = "django_mfa_enroll.E004"
+W004 = "django_mfa_enroll.W004"
+E005 = "django_mfa_enroll.E005"
+W005 = "django_mfa_enroll.W005"
+E006 = "django_mfa_enroll.E006"
+
+
+@register(Tags.security)
+def check_authentication_classes(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """The app's views need importable authentication classes, a JWT one among them."""
+    from rest_framework_simplejwt.authentication import JWTAuthentication
+
+    classes = []
+    for path in mfa_settings.AUTHENTICATION_CLASSES:
+        try:
+            classes.append(import_string(path))
+        except ImportError as exc:
+            return [
+                Error(
+                    f"MFA_ENROLL['AUTHENTICATION_CLASSES'] names {path!r}, which does not "
+                    f"import ({exc}).",
+                    id=E003,
+                )
+            ]
+    if not any(isinstance(c, type) and issubclass(c, JWTAuthentication) for c in classes):
+        return [
+            Warning(
+                "No JWT authentication class in MFA_ENROLL['AUTHENTICATION_CLASSES']: the "
+                "access tokens that /auth/totp issues will not authenticate the app's views.",
+                hint="Include 'django_mfa_enroll.authentication.JWTAuthentication'.",
+                id=W003,
+            )
+        ]
+    return []
+
+
+_NUMBERS = (
+    "TOTP_DIGITS",
+    "TOTP_PERIOD",
+    "TOTP_TOLERANCE",
+    "TOTP_KEY_BYTES",
+    "BACKUP_CODE_COUNT",
+    "BACKUP_CODE_ITERATIONS",
+    "CHALLENGE_LIFETIME",
+    "FAILURE_LOCK_AFTER",
+    "FAILURE_LOCK_SECONDS",
+)
+
+
+def _setting_errors() -> tuple[list[str], list[str]]:
+    """Return (TOTP problems, other problems) of the numeric settings."""
+    totp_problems: list[str] = []
+    other: list[str] = []
+    value: dict[str, int] = {}
+    for name in _NUMBERS:
+        try:
+            value[name] = int(getattr(mfa_settings, name))
+        except (TypeError, ValueError):
+            (totp_problems if name.startswith("TOTP") else other).append(
+                f"{name} must be a whole number"
+            )
+
+    def out_of(name: str, low: int, high: int | None, why: str, into: list[str]) -> None:
+        if name in value and not (low <= value[name] and (high is None or value[name] <= high)):
+            into.append(f"{name} is {value[name]}; {why}")
+
+    out_of("TOTP_DIGITS", 6, 8, "RFC 4226 allows 6 to 8", totp_problems)
+    out_of("TOTP_PERIOD", 1, None, "it must be positive", totp_problems)
+    out_of("TOTP_TOLERANCE", 0, 10, "use 0 to 10 steps (1 is usual)", totp_problems)
+    out_of("TOTP_KEY_BYTES", 16, None, "RFC 4226 wants at least 16", totp_problems)
+    if mfa_settings.TOTP_ALGORITHM not in ALGORITHMS:
+        totp_problems.append(
+            f"TOTP_ALGORITHM is {mfa_settings.TOTP_ALGORITHM!r}; use one of {sorted(ALGORITHMS)}"
+        )
+    out_of("BACKUP_CODE_COUNT", 1, MAX_SET_SIZE, f"use 1 to {MAX_SET_SIZE}", other)
+    out_of("BACKUP_CODE_ITERATIONS", 1000, None, "use at least 1000", other)
+    out_of("CHALLENGE_LIFETIME", 1, None, "it must be positive", other)
+    out_of("FAILURE_LOCK_AFTER", 1, 99, "NIST 800-63B wants a lock before 100", other)
+    out_of("FAILURE_LOCK_SECONDS", 1, None, "it must be positive", other)
+    return totp_problems, other
+
+
+@register(Tags.security)
+def check_settings_in_range(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """TOTP and other numeric settings within what RFCs, apps and NIST allow."""
+    totp_problems, other = _setting_errors()
+    messages: list[Any] = [
+        Error(f"MFA_ENROLL: {problem}.", id=E004) for problem in totp_problems
+    ] + [Error(f"MFA_ENROLL: {problem}.", id=E005) for problem in other]
+    if not totp_problems and (
+        mfa_settings.TOTP_ALGORITHM,
+        mfa_settings.TOTP_PERIOD,
+        mfa_settings.TOTP_DIGITS,
+    ) != ("SHA1", 30, 6):
+        messages.append(
+            Warning(
+                "MFA_ENROLL's TOTP settings differ from SHA1, 30 s, 6 digits: Google "
+                "Authenticator, Microsoft Authenticator and Authy ignore or mishandle other "
+                "values, and their codes will not match.",
+                id=W005,
+            )
+        )
+    return messages
+
+
+@register(Tags.security)
+def check_throttle_rate(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """The per-IP throttle on /auth/* should have a rate, and a well-formed one."""
+    rate = mfa_settings.AUTH_RATE
+    if not rate:
+        return [
+            Warning(
+                "MFA_ENROLL['AUTH_RATE'] is empty: no per-IP throttle on /auth/*. The per-user "
+                "failure limit still holds, but password guessing is not slowed.",
+                hint="Set it to a DRF rate such as '30/min'.",
+                id=W004,
+            )
+        ]
+    try:
+        num, period = str(rate).split("/")
+        if int(num) <= 0 or period[:1] not in "smhd" or not period:
+            raise ValueError
+    except ValueError:
+        return [
+            Error(
+                f"MFA_ENROLL['AUTH_RATE'] is {rate!r}, not a DRF rate like '30/min'.",
+                id=E006,
             )
         ]
     return []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -12,8 +12,13 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services
 
+if TYPE_CHECKING:
+    _FormBase = AuthenticationForm
+else:
+    _FormBase = forms.Form
 
-class MFACodeFormMixin(forms.Form):
+
+class MFACodeFormMixin(_FormBase):
     """Adds ``mfa_code`` (a TOTP code or a backup code) and passes it to authenticate()."""
 
     mfa_code = forms.CharField(

@@ -46,6 +46,9 @@ class Secret(models.Model):
     # issued in and redeems only while it still holds: single use, with no table of its own.
     challenge_epoch = models.PositiveBigIntegerField(_("challenge epoch"), default=0)
 
+    #: Unused backup codes; set by ``services.secrets_of`` (an annotation, not a column).
+    backup_codes_remaining: int
+
     class Meta:
         verbose_name = _("MFA secret")
         verbose_name_plural = _("MFA secrets")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
@@ -28,7 +29,7 @@ def authentication_of(request: Any) -> tuple[list[str], int | None]:
 class IsMFAVerified(BasePermission):
     """Allow only requests whose login passed a second factor (``"mfa"`` in ``amr``)."""
 
-    message = _("This action needs a login with a second factor.")
+    message: Any = _("This action needs a login with a second factor.")
     code = "mfa_required"
 
     def has_permission(self, request: Any, view: Any) -> bool:
@@ -46,9 +47,10 @@ def mfa_within(seconds: int) -> type[BasePermission]:
     """
 
     class RecentMFA(IsMFAVerified):
-        message = _(
-            "This action needs a second factor entered in the last %(seconds)d seconds."
-        ) % {"seconds": seconds}
+        message = format_lazy(
+            _("This action needs a second factor entered in the last {seconds} seconds."),
+            seconds=seconds,
+        )
         code = "mfa_too_old"
 
         def has_permission(self, request: Any, view: Any) -> bool:

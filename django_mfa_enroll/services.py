@@ -398,7 +398,7 @@ def create_secret(user: Any, *, issuer: str, description: str = "") -> NewSecret
     except IntegrityError:
         # A racing create won between our check and insert (the unique constraint).
         raise SecretExists from None
-    secret.backup_codes_remaining = 0  # type: ignore[attr-defined]
+    secret.backup_codes_remaining = 0
     logger.info("MFA secret created: secret=%s user=%s", secret.pk, user.pk)
     signals.secret_created.send(Secret, secret=secret, user=user)
     return NewSecret(secret, totp.key_to_base32(key), _otpauth_url(user, key, issuer))
@@ -425,14 +425,14 @@ def enroll_secret(user: Any, secret_id: Any, code: str) -> Enrollment:
             raise AlreadyEnrolled
         error = _attempt(secret, now, lambda: _accept_totp(secret, code, now))
         if error is None:
-            secret.status = Secret.Status.ACTIVE
+            secret.status = str(Secret.Status.ACTIVE)
             secret.enrolled_at = now
             secret.save(update_fields=["status", "enrolled_at"])
             codes = _new_code_set(secret, now)
     if error is not None:
         _announce_failure(secret, error)
         raise error
-    secret.backup_codes_remaining = len(codes)  # type: ignore[attr-defined]
+    secret.backup_codes_remaining = len(codes)
     logger.info("MFA secret enrolled: secret=%s user=%s", secret.pk, user.pk)
     signals.secret_enrolled.send(Secret, secret=secret, user=user)
     return Enrollment(secret, codes)

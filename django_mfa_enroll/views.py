@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model
@@ -15,7 +16,8 @@ from django.http import HttpResponse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, permissions, viewsets
-from rest_framework.renderers import JSONRenderer
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -50,9 +52,10 @@ ME = "me"
 class MFAAPIMixin:
     """What every view of the app shares: JSON in and out, our error body, no caching."""
 
-    parser_classes = [StrictJSONParser]
-    renderer_classes = [JSONRenderer]  # every answer, errors included, is JSON
-    permission_classes = [permissions.IsAuthenticated]
+    parser_classes: Sequence[type[BaseParser]] = [StrictJSONParser]
+    # Every answer, errors included, is JSON.
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer]
+    permission_classes: Sequence[Any] = [permissions.IsAuthenticated]
 
     def get_authenticators(self) -> list[Any]:
         # Read at request time, so override_settings and late configuration both work.
@@ -100,7 +103,7 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
             return me
         model = get_user_model()
         try:
-            pk = model._meta.pk.to_python(user_id)  # type: ignore[union-attr]
+            pk = model._meta.pk.to_python(user_id)
         except (DjangoValidationError, ValueError, TypeError, OverflowError):
             pk = None
         if pk is not None and str(pk) == str(me.pk):

@@ -119,3 +119,102 @@ def test_check_ids_are_distinct_and_namespaced():
     assert len(set(constants.values())) == len(constants)
     for name, value in constants.items():
         assert value == f"django_mfa_enroll.{name}"
+
+
+# The other checks: authentication classes, settings in range, the throttle rate.
+
+
+def _with(**mfa):
+    base = {"ENCRYPTION_KEYS": [KEY_A]}
+    return override_settings(MFA_ENROLL={**base, **mfa})
+
+
+def test_default_settings_pass_every_check():
+    with _with():
+        assert checks.check_authentication_classes() == []
+        assert checks.check_settings_in_range() == []
+        assert checks.check_throttle_rate() == []
+
+
+def test_e003_authentication_class_that_does_not_import():
+    with _with(AUTHENTICATION_CLASSES=["no.such.Class"]):
+        assert [m.id for m in checks.check_authentication_classes()] == [checks.E003]
+
+
+def test_w003_no_jwt_authentication_class():
+    with _with(AUTHENTICATION_CLASSES=["rest_framework.authentication.SessionAuthentication"]):
+        assert [m.id for m in checks.check_authentication_classes()] == [checks.W003]
+
+
+def test_simplejwt_own_class_counts_as_jwt():
+    with _with(AUTHENTICATION_CLASSES=["rest_framework_simplejwt.authentication.JWTAuthentication"]):
+        assert checks.check_authentication_classes() == []
+
+
+@pytest.mark.parametrize(
+    "setting,value",
+    [
+        ("TOTP_DIGITS", 5),
+        ("TOTP_DIGITS", 9),
+        ("TOTP_DIGITS", "six"),
+        ("TOTP_PERIOD", 0),
+        ("TOTP_PERIOD", -30),
+        ("TOTP_TOLERANCE", -1),
+        ("TOTP_KEY_BYTES", 10),
+        ("TOTP_ALGORITHM", "MD5"),
+    ],
+)
+def test_e004_totp_settings_out_of_range(setting, value):
+    with _with(**{setting: value}):
+        messages = checks.check_settings_in_range()
+    assert [m.id for m in messages] == [checks.E004]
+    assert setting in messages[0].msg and messages[0].level == ERROR
+
+
+@pytest.mark.parametrize(
+    "setting,value",
+    [
+        ("BACKUP_CODE_COUNT", 0),
+        ("BACKUP_CODE_COUNT", 32),
+        ("BACKUP_CODE_ITERATIONS", 10),
+        ("CHALLENGE_LIFETIME", 0),
+        ("FAILURE_LOCK_AFTER", 100),
+        ("FAILURE_LOCK_SECONDS", None),
+    ],
+)
+def test_e005_other_settings_out_of_range(setting, value):
+    with _with(**{setting: value}):
+        messages = checks.check_settings_in_range()
+    assert [m.id for m in messages] == [checks.E005]
+    assert setting in messages[0].msg
+
+
+@pytest.mark.parametrize("setting,value", [("TOTP_ALGORITHM", "SHA256"), ("TOTP_PERIOD", 60), ("TOTP_DIGITS", 8)])
+def test_w005_settings_authenticator_apps_mishandle(setting, value):
+    with _with(**{setting: value}):
+        assert [m.id for m in checks.check_settings_in_range()] == [checks.W005]
+
+
+@pytest.mark.parametrize("rate", [None, ""])
+def test_w004_no_throttle_rate(rate):
+    with _with(AUTH_RATE=rate):
+        assert [m.id for m in checks.check_throttle_rate()] == [checks.W004]
+
+
+@pytest.mark.parametrize("rate", ["30", "x/min", "0/min", "30/fortnight", "30/"])
+def test_e006_malformed_throttle_rate(rate):
+    with _with(AUTH_RATE=rate):
+        assert [m.id for m in checks.check_throttle_rate()] == [checks.E006]
+
+
+def test_every_check_is_registered_under_security():
+    from django.core.checks import registry
+
+    security = {c.__name__ for c in registry.registry.get_checks() if Tags.security in getattr(c, "tags", ())}
+    assert {
+        "check_encryption_keys",
+        "check_backends",
+        "check_authentication_classes",
+        "check_settings_in_range",
+        "check_throttle_rate",
+    } <= security

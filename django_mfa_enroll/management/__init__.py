@@ -17,7 +17,7 @@ def find_user(value: str) -> Any:
     if user is not None:
         return user
     try:
-        pk = model._meta.pk.to_python(value)  # type: ignore[union-attr]
+        pk = model._meta.pk.to_python(value)
         user = manager.filter(pk=pk).first() if pk is not None else None
     except (ValidationError, ValueError, TypeError, OverflowError):
         user = None
