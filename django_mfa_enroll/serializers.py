@@ -79,7 +79,9 @@ _TRAILING_COMMA = re.compile(r",\s*[}\]]")
 def _malformed_message(text: str, exc: ValueError) -> str:
     where = ""
     if isinstance(exc, json.JSONDecodeError):
-        where = f" (line {exc.lineno}, column {exc.colno})"
+        where = str(
+            _(" (line %(line)d, column %(column)d)") % {"line": exc.lineno, "column": exc.colno}
+        )
     if _TRAILING_COMMA.search(text):
         hint = _("a trailing comma before a closing brace or bracket")
     elif _LEADING_ZERO.search(text):
@@ -139,17 +141,17 @@ class AnyCodeField(CodeField):
         return super().to_internal_value(data)
 
 
-def _json_kind(data: Any) -> str:
+def _json_kind(data: Any) -> Any:
     if data is None:
         return "null"
     if isinstance(data, bool):
-        return "a boolean"
+        return _("a boolean")
     if isinstance(data, (list, tuple)):
-        return "an array"
+        return _("an array")
     if isinstance(data, dict):
-        return "an object"
+        return _("an object")
     if isinstance(data, float):
-        return "a decimal number"
+        return _("a decimal number")
     return type(data).__name__
 
 
