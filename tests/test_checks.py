@@ -147,7 +147,9 @@ def test_w003_no_jwt_authentication_class():
 
 
 def test_simplejwt_own_class_counts_as_jwt():
-    with _with(AUTHENTICATION_CLASSES=["rest_framework_simplejwt.authentication.JWTAuthentication"]):
+    with _with(
+        AUTHENTICATION_CLASSES=["rest_framework_simplejwt.authentication.JWTAuthentication"]
+    ):
         assert checks.check_authentication_classes() == []
 
 
@@ -189,7 +191,9 @@ def test_e005_other_settings_out_of_range(setting, value):
     assert setting in messages[0].msg
 
 
-@pytest.mark.parametrize("setting,value", [("TOTP_ALGORITHM", "SHA256"), ("TOTP_PERIOD", 60), ("TOTP_DIGITS", 8)])
+@pytest.mark.parametrize(
+    "setting,value", [("TOTP_ALGORITHM", "SHA256"), ("TOTP_PERIOD", 60), ("TOTP_DIGITS", 8)]
+)
 def test_w005_settings_authenticator_apps_mishandle(setting, value):
     with _with(**{setting: value}):
         assert [m.id for m in checks.check_settings_in_range()] == [checks.W005]
@@ -210,7 +214,11 @@ def test_e006_malformed_throttle_rate(rate):
 def test_every_check_is_registered_under_security():
     from django.core.checks import registry
 
-    security = {c.__name__ for c in registry.registry.get_checks() if Tags.security in getattr(c, "tags", ())}
+    security = {
+        c.__name__
+        for c in registry.registry.get_checks()
+        if Tags.security in getattr(c, "tags", ())
+    }
     assert {
         "check_encryption_keys",
         "check_backends",
