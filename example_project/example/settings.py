@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_mfa_enroll",
     "accounts",
+    "pages",
 ]
 
 AUTH_USER_MODEL = "accounts.User"

@@ -12,7 +12,12 @@ GUIDE = """
 django-mfa-enroll example site, on {db}
 Demo user: {username} / {password}  (id {user_id})
 
-Walk the tutorial in another terminal (any JSON client will do; curl shown):
+Click through it in a browser: http://{addr}/site/
+  sign in, set up two-step verification on the Security page with any authenticator app,
+  save the backup codes, sign out and in again. The pages are plain HTML and JavaScript
+  (example_project/pages/) calling the JSON API below, as your own front end would.
+
+Or walk the tutorial in another terminal (any JSON client will do; curl shown):
 
   B=http://{addr}
   # 1. log in with the password; keep the access token
@@ -28,7 +33,7 @@ Walk the tutorial in another terminal (any JSON client will do; curl shown):
         -H 'Content-Type: application/json' -d '{{"token": "<CODE>"}}'
 
   # 5. from now on the password answers a CHALLENGE; a code (or a backup code) redeems it
-  C=$(curl -s $B/auth/password -H 'Content-Type: application/json' \
+  C=$(curl -s $B/auth/password -H 'Content-Type: application/json' \\
         -d '{{"username": "{username}", "password": "{password}"}}' | {py} -c 'import json,sys; print(json.load(sys.stdin)["token"])')
   curl -s -X POST $B/auth/totp -H "Authorization: jwt $C" -H 'Content-Type: application/json' -d '{{"token": "<NEXT CODE>"}}'
 

@@ -1,0 +1,193 @@
+// A small client of django-mfa-enroll's JSON API, shared by the example pages.
+//
+// The access token lives in sessionStorage (gone when the tab closes) and goes out as
+// "Authorization: jwt <token>". Requests carry no cookies: the pages are a token client
+// like any other, so a Django session (the admin's) never stands in for the token.
+
+export const urls = JSON.parse(document.getElementById("urls").textContent);
+
+const ACCESS = "mfaExample.access";
+const REFRESH = "mfaExample.refresh";
+const USERNAME = "mfaExample.username";
+const NOTICE = "mfaExample.notice"; // a message for the next page (signed out, session ended)
+
+export class ApiError extends Error {
+  constructor(status, body, retryAfter) {
+    super((body && body.message) || `The server answered HTTP ${status}.`);
+    this.status = status;
+    this.body = body || {};
+    this.code = this.body.code || "";
+    this.retryAfter = retryAfter;
+  }
+}
+
+export class NetworkError extends Error {}
+
+export function accessToken() {
+  return sessionStorage.getItem(ACCESS);
+}
+
+export function signedInAs() {
+  return sessionStorage.getItem(USERNAME) || "";
+}
+
+export function keepTokens(answer, username) {
+  sessionStorage.setItem(ACCESS, answer.token);
+  if (answer.refresh) sessionStorage.setItem(REFRESH, answer.refresh);
+  if (username !== undefined) sessionStorage.setItem(USERNAME, username);
+}
+
+export function signOut(notice) {
+  for (const key of [ACCESS, REFRESH, USERNAME]) sessionStorage.removeItem(key);
+  leaveNotice(notice);
+  window.location.assign(urls.signinPage);
+}
+
+export function leaveNotice(notice) {
+  if (notice) sessionStorage.setItem(NOTICE, notice);
+}
+
+export function takeNotice() {
+  const notice = sessionStorage.getItem(NOTICE);
+  sessionStorage.removeItem(NOTICE);
+  return notice || "";
+}
+
+async function send(method, url, { body, bearer } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (bearer) headers.Authorization = `jwt ${bearer}`;
+  try {
+    return await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+    });
+  } catch {
+    throw new NetworkError("Could not reach the server. Check your connection and try again.");
+  }
+}
+
+async function answerOf(response) {
+  if (response.status === 204) return null;
+  const type = response.headers.get("Content-Type") || "";
+  const body = type.includes("json") ? await response.json().catch(() => null) : null;
+  if (!response.ok) throw new ApiError(response.status, body, response.headers.get("Retry-After"));
+  return body;
+}
+
+// The access token lives minutes; the refresh token renews it once, then the user signs in.
+async function renewAccessToken() {
+  const refresh = sessionStorage.getItem(REFRESH);
+  if (!refresh) return false;
+  try {
+    keepTokens(await answerOf(await send("POST", urls.refresh, { body: { refresh } })));
+    return true;
+  } catch (error) {
+    if (error instanceof NetworkError) throw error;
+    return false;
+  }
+}
+
+async function authorized(method, url, body) {
+  let response = await send(method, url, { body, bearer: accessToken() });
+  if (response.status === 401 && (await renewAccessToken())) {
+    response = await send(method, url, { body, bearer: accessToken() });
+  }
+  if (response.status === 401) {
+    signOut("Your session has ended. Please sign in again.");
+    await answerOf(response); // throws: the page is leaving
+  }
+  return response;
+}
+
+// Signing in: no access token yet; the second step sends the challenge as the token.
+export async function passwordLogin(username, password) {
+  return answerOf(await send("POST", urls.password, { body: { username, password } }));
+}
+
+export async function secondFactor(challenge, typed) {
+  return answerOf(
+    await send("POST", urls.totp, { body: codeBody(typed, "backup_code"), bearer: challenge }),
+  );
+}
+
+// The signed-in user's secrets ("me").
+export const secrets = {
+  list: async () => answerOf(await authorized("GET", urls.secrets)),
+  create: async () => answerOf(await authorized("POST", urls.secrets, { type: "mfa" })),
+  enroll: async (id, code) =>
+    answerOf(await authorized("PUT", `${urls.secrets}/${id}/enroll`, { token: code })),
+  regenerateCodes: async (id, code) =>
+    answerOf(await authorized("POST", `${urls.secrets}/${id}/codes`, { token: code })),
+  remove: async (id, code) =>
+    answerOf(
+      await authorized("DELETE", `${urls.secrets}/${id}`, code === undefined ? undefined : { token: code }),
+    ),
+  // An <img> cannot send the Authorization header: fetch the PNG, show it from memory.
+  qrCode: async (id) => {
+    const response = await authorized("GET", `${urls.secrets}/${id}/qrcode`);
+    if (!response.ok) await answerOf(response);
+    return URL.createObjectURL(await response.blob());
+  },
+};
+
+// What the user typed: digits are a TOTP code ("token"), anything else a backup code.
+export function codeBody(typed, otherField) {
+  const compact = typed.replace(/\s+/g, "");
+  return /^\d{1,8}$/.test(compact) ? { token: compact } : { [otherField]: typed.trim() };
+}
+
+function inWords(seconds) {
+  const s = Math.max(1, Math.ceil(Number(seconds)));
+  if (s < 120) return `${s} second${s === 1 ? "" : "s"}`;
+  if (s < 7200) return `${Math.ceil(s / 60)} minutes`;
+  return `${Math.ceil(s / 3600)} hours`;
+}
+
+// The API's own words (its "message"), with what to do next where the code says more.
+export function describeError(error, hints = {}) {
+  if (!(error instanceof ApiError)) return error.message || String(error);
+  const words = [error.message];
+  if (hints[error.code]) words.push(hints[error.code]);
+  if (error.retryAfter && /^\d+$/.test(error.retryAfter)) {
+    words.push(`You can try again in ${inWords(error.retryAfter)}.`);
+  }
+  return words.join(" ");
+}
+
+// A form's request: busy while it runs (no double submit: a code is accepted once).
+export async function whileBusy(form, work) {
+  const controls = form.querySelectorAll("button, input");
+  form.setAttribute("aria-busy", "true");
+  controls.forEach((control) => (control.disabled = true));
+  try {
+    return await work();
+  } finally {
+    controls.forEach((control) => (control.disabled = false));
+    form.removeAttribute("aria-busy");
+  }
+}
+
+export function showError(element, text, input) {
+  element.textContent = text;
+  if (input) {
+    input.setAttribute("aria-invalid", text ? "true" : "false");
+    if (text) {
+      input.focus();
+      input.select();
+    }
+  }
+}
+
+export function initNav() {
+  const nav = document.getElementById("account-nav");
+  if (!accessToken()) return;
+  nav.hidden = false;
+  document.getElementById("signed-in-as").textContent = signedInAs()
+    ? `Signed in as ${signedInAs()}`
+    : "Signed in";
+  document.getElementById("sign-out").addEventListener("click", () => signOut("You have signed out."));
+}

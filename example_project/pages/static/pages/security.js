@@ -1,0 +1,256 @@
+// The security page: MFA status (GET /users/me/secrets), setting it up (POST, the QR code,
+// PUT .../enroll), the backup codes shown once, new codes (POST .../codes) and turning it
+// off (DELETE .../{id}), each of the last two with a current code.
+import {
+  accessToken,
+  describeError,
+  initNav,
+  leaveNotice,
+  secrets,
+  showError,
+  signedInAs,
+  takeNotice,
+  urls,
+  whileBusy,
+} from "./api.js";
+
+const $ = (id) => document.getElementById(id);
+const notice = $("notice");
+const pageError = $("page-error");
+const state = $("mfa-state");
+const offPanel = $("mfa-off");
+const setupPanel = $("mfa-setup");
+const onPanel = $("mfa-on");
+const codesPanel = $("backup-codes-panel");
+const qrCode = $("qr-code");
+const manualSecret = $("manual-secret");
+
+let mfa = null; // the user's MFA secret as the API lists it, or null
+let pending = null; // the secret being set up, with its key (shown while pending only)
+let shownCodes = [];
+
+if (!accessToken()) {
+  leaveNotice("Sign in to see your security settings.");
+  window.location.replace(urls.signinPage);
+}
+initNav();
+notice.textContent = takeNotice();
+
+function when(iso) {
+  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+function say(text) {
+  notice.textContent = text;
+}
+
+// The key in groups of four, as authenticator apps print it; they ignore the spaces.
+function grouped(base32) {
+  return base32.match(/.{1,4}/g).join(" ");
+}
+
+function render() {
+  const active = mfa !== null && mfa.status === "active";
+  if (active) {
+    const left = mfa.backup_codes_remaining;
+    const parts = [`On since ${when(mfa.enrolled_at)}.`];
+    parts.push(`${left} backup code${left === 1 ? "" : "s"} left.`);
+    if (mfa.last_used_at) parts.push(`Last used ${when(mfa.last_used_at)}.`);
+    if (left <= 3) parts.push("You are running out of backup codes: make new ones below.");
+    state.textContent = parts.join(" ");
+  } else if (mfa !== null && !pending) {
+    state.textContent =
+      "Off. A setup was started but not finished: setting up again starts it over.";
+  } else {
+    state.textContent = "Off: your password alone signs you in.";
+  }
+  const showingCodes = shownCodes.length > 0;
+  codesPanel.hidden = !showingCodes;
+  setupPanel.hidden = pending === null;
+  offPanel.hidden = active || pending !== null;
+  onPanel.hidden = !active || showingCodes;
+}
+
+async function load() {
+  try {
+    const list = await secrets.list();
+    mfa = list.find((secret) => secret.type === "mfa") || null;
+    pageError.textContent = "";
+  } catch (error) {
+    pageError.textContent = describeError(error);
+  }
+  render();
+}
+
+function forgetPending() {
+  pending = null;
+  manualSecret.textContent = "";
+  $("otpauth-link").href = "#";
+  if (qrCode.src.startsWith("blob:")) URL.revokeObjectURL(qrCode.src);
+  qrCode.removeAttribute("src");
+  $("setup-code").value = "";
+}
+
+function showCodes(codes, message) {
+  shownCodes = codes;
+  const list = $("backup-codes");
+  list.replaceChildren(
+    ...codes.map((code) => {
+      const item = document.createElement("li");
+      const text = document.createElement("code");
+      text.textContent = code;
+      item.append(text);
+      return item;
+    }),
+  );
+  $("codes-notice").textContent = "";
+  say(message);
+  render();
+  $("backup-codes-heading").focus();
+}
+
+function codesAsText() {
+  return [
+    `Backup codes for ${signedInAs() || "your account"} on the django-mfa-enroll example site`,
+    `Made ${new Date().toLocaleString()}. Each code signs you in once.`,
+    "",
+    ...shownCodes,
+    "",
+  ].join("\n");
+}
+
+$("setup-start").addEventListener("click", async () => {
+  say("");
+  pageError.textContent = "";
+  try {
+    pending = await whileBusy(offPanel, () => secrets.create());
+  } catch (error) {
+    pageError.textContent = describeError(error);
+    await load();
+    return;
+  }
+  manualSecret.textContent = grouped(pending.secret.secret);
+  $("otpauth-link").href = pending.secret.otpauth_url;
+  showError($("setup-error"), "", $("setup-code"));
+  render();
+  $("setup-heading").focus();
+  try {
+    qrCode.src = await secrets.qrCode(pending.id);
+  } catch (error) {
+    showError($("setup-error"), `No QR code: ${describeError(error)} Enter the key by hand.`);
+  }
+});
+
+$("setup-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = $("setup-code");
+  const error = $("setup-error");
+  const code = input.value.replace(/\s+/g, "");
+  if (!code) {
+    showError(error, "Enter the code your authenticator app shows.", input);
+    return;
+  }
+  showError(error, "");
+  try {
+    const enrolled = await whileBusy(event.target, () => secrets.enroll(pending.id, code));
+    forgetPending();
+    mfa = enrolled;
+    showError(error, "", input);
+    showCodes(enrolled.codes, "Two-step verification is on.");
+  } catch (failure) {
+    const hints = {
+      invalid_code: "Enter the code the app shows now; if it keeps failing, check the phone's clock.",
+    };
+    showError(error, describeError(failure, hints), input);
+  }
+});
+
+$("setup-cancel").addEventListener("click", async () => {
+  const id = pending.id;
+  forgetPending();
+  try {
+    await secrets.remove(id); // a pending secret goes without a code
+  } catch {
+    // Already gone, or replaced: the list below says what is left.
+  }
+  say("Setup cancelled.");
+  await load();
+});
+
+$("copy-codes").addEventListener("click", async () => {
+  const done = $("codes-notice");
+  try {
+    await navigator.clipboard.writeText(shownCodes.join("\n"));
+    done.textContent = "Copied the codes to the clipboard.";
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents($("backup-codes"));
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+    done.textContent = "This browser blocked copying: the codes are selected, press Ctrl+C (⌘C).";
+  }
+});
+
+$("download-codes").addEventListener("click", () => {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([codesAsText()], { type: "text/plain" }));
+  link.download = "backup-codes.txt";
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  $("codes-notice").textContent = "Downloaded backup-codes.txt.";
+});
+
+$("codes-saved").addEventListener("click", async () => {
+  shownCodes = [];
+  $("backup-codes").replaceChildren();
+  say("");
+  await load();
+  $("mfa-heading").focus();
+});
+
+$("regenerate-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = $("regenerate-code");
+  const error = $("regenerate-error");
+  const code = input.value.replace(/\s+/g, "");
+  if (!code) {
+    showError(error, "Enter the code your authenticator app shows now.", input);
+    return;
+  }
+  showError(error, "");
+  try {
+    const answer = await whileBusy(event.target, () => secrets.regenerateCodes(mfa.id, code));
+    input.value = "";
+    showError(error, "", input);
+    showCodes(answer.codes, "New backup codes made: the old ones no longer work.");
+  } catch (failure) {
+    showError(error, describeError(failure), input);
+  }
+});
+
+$("disable-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = $("disable-code");
+  const error = $("disable-error");
+  const typed = input.value.trim();
+  if (!typed) {
+    showError(error, "Enter a current code from your app, or a backup code.", input);
+    return;
+  }
+  showError(error, "");
+  try {
+    await whileBusy(event.target, () => secrets.remove(mfa.id, typed));
+    input.value = "";
+    showError(error, "", input);
+    mfa = null;
+    say("Two-step verification is off. Your backup codes no longer work.");
+    await load();
+    $("mfa-heading").focus();
+  } catch (failure) {
+    showError(error, describeError(failure), input);
+  }
+});
+
+if (accessToken()) load();
