@@ -1,0 +1,454 @@
+"""The example site in a real browser: Debian's Chromium driven by Playwright.
+
+The example project runs as a newcomer runs it (its own settings, a fresh SQLite file,
+``runserver`` without DEBUG) in a subprocess; the browser signs in, sets up MFA reading
+the key from the page and computing codes as an authenticator app does (pyotp), and signs
+in again with a code and with backup codes. A screenshot of each step goes to
+``artifacts/e2e/``.
+
+Skipped, with the reason, without Playwright (``pip install -e ".[e2e]"``) or without
+``/usr/bin/chromium`` (``apt-get install chromium``). Playwright never downloads a browser
+here. ``MFA_E2E_REQUIRED=1`` (CI) turns those skips into failures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pyotp
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MANAGE = ROOT / "example_project" / "manage.py"
+ARTIFACTS = ROOT / "artifacts" / "e2e"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "demo-password-123"
+USERS = ["alice", "bob", "carol"]
+REQUIRED = os.environ.get("MFA_E2E_REQUIRED") == "1"
+
+
+def _cannot_run(reason: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"MFA_E2E_REQUIRED=1 but {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+if os.environ.get("MFA_TEST_USER_MODEL", "auth") != "auth":
+    # The example site has a user model of its own: one browser run is enough.
+    pytest.skip(
+        "the example site does not depend on MFA_TEST_USER_MODEL; "
+        "its browser tests run in the pass with MFA_TEST_USER_MODEL=auth",
+        allow_module_level=True,
+    )
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:
+    _cannot_run('Playwright is not installed: pip install -e ".[e2e]"')
+if not os.access(CHROMIUM, os.X_OK):
+    _cannot_run(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def manage(*args: str, env: dict[str, str], log: Path) -> None:
+    with log.open("a") as out:
+        result = subprocess.run(
+            [sys.executable, str(MANAGE), *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 0, f"manage.py {args[0]} failed:\n{log.read_text()}"
+
+
+CREATE_USERS = f"""
+from django.contrib.auth import get_user_model
+for name in {USERS!r}:
+    get_user_model().objects.create_user(name, f"{{name}}@example.org", {PASSWORD!r})
+"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory):
+    """Start the example project on a free port; yield its base URL; stop it."""
+    tmp = tmp_path_factory.mktemp("example-site")
+    log = tmp / "server.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "example.settings",
+        "DJANGO_DEBUG": "0",
+        # These tests sign in more often in a minute than a person does.
+        "MFA_AUTH_RATE": "300/min",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("REDIS_URL", None)
+    manage("migrate", "--noinput", "-v0", env=env, log=log)
+    manage("shell", "-c", CREATE_USERS, env=env, log=log)
+    port = free_port()
+    with log.open("a") as out:
+        server = subprocess.Popen(
+            [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                page = f"{base}/site/signin/"
+                with urllib.request.urlopen(page, timeout=2) as answer:  # noqa: S310 - http
+                    assert answer.status == 200
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the example site did not start:\n{log.read_text()}")
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # the screenshots of this run only
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+class Tab:
+    """One browser tab on the site; its screenshots are numbered with the test's others."""
+
+    def __init__(self, context, base: str, prefix: str, counter: list[int]) -> None:
+        self.page = context.new_page()
+        self.page.set_default_timeout(10_000)
+        self.base, self.prefix, self.counter = base, prefix, counter
+        self.script_errors: list[str] = []
+        self.elsewhere: list[str] = []  # requests that leave the site: there must be none
+        self.page.on("pageerror", lambda error: self.script_errors.append(str(error)))
+        self.page.on(
+            "request",
+            lambda request: (
+                None
+                if request.url.startswith((base + "/", "blob:", "data:"))
+                else self.elsewhere.append(request.url)
+            ),
+        )
+        # Chromium logs every 4xx answer of fetch() as an error; a CSP refusal matters.
+        self.page.on(
+            "console",
+            lambda message: (
+                self.script_errors.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text
+                else None
+            ),
+        )
+
+    def shot(self, step: str) -> None:
+        self.counter[0] += 1
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{self.prefix}-{self.counter[0]:02d}-{step}.png"
+        self.page.screenshot(path=path, full_page=True)
+
+    def sign_in(self, username: str) -> None:
+        page = self.page
+        page.bring_to_front()  # Chromium slows a background tab's frames, and so its clicks
+        page.goto(self.base + "/")
+        expect(page).to_have_url(self.base + "/site/signin/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+
+    def expect_code_step(self) -> None:
+        expect(self.page.get_by_role("heading", name="Two-step verification")).to_be_visible()
+        expect(self.page.get_by_label("Code from your app, or a backup code")).to_be_focused()
+
+    def enter_code(self, code: str) -> None:
+        self.page.get_by_label("Code from your app, or a backup code").fill(code)
+        self.page.get_by_role("button", name="Verify").click()
+
+    def expect_security_page(self) -> None:
+        expect(self.page).to_have_url(self.base + "/site/security/")
+        expect(self.page.locator("#mfa-state")).not_to_have_text("Loading…")
+
+    def sign_out(self) -> None:
+        self.page.get_by_role("button", name="Sign out").click()
+        expect(self.page).to_have_url(self.base + "/site/signin/")
+        expect(self.page.get_by_role("status")).to_have_text("You have signed out.")
+
+
+@pytest.fixture
+def tabs(browser, site):
+    """Open tabs of one browser context (a sessionStorage each); afterwards, check that no
+    script failed, no Content-Security-Policy refused anything, and no request left the site."""
+    context = browser.new_context(accept_downloads=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site)
+    opened: list[Tab] = []
+    counter = [0]
+
+    def open_tab(prefix: str) -> Tab:
+        opened.append(Tab(context, site, prefix, counter))
+        return opened[-1]
+
+    yield open_tab
+    context.close()
+    assert [error for tab in opened for error in tab.script_errors] == []
+    assert [url for tab in opened for url in tab.elsewhere] == []
+
+
+def api(base: str, method: str, path: str, body: dict, token: str | None = None) -> dict:
+    """Call the JSON API as any client does (to set a user up without the pages)."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"jwt {token}"
+    request = urllib.request.Request(  # noqa: S310 - http, to our own server
+        base + path, data=json.dumps(body).encode(), headers=headers, method=method
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        return json.load(answer)
+
+
+def enroll_by_api(base: str, username: str) -> pyotp.TOTP:
+    """Turn MFA on for the user through the API; return their authenticator app."""
+    login = {"username": username, "password": PASSWORD}
+    token = api(base, "POST", "/auth/password", login)["token"]
+    created = api(base, "POST", "/users/me/secrets", {"type": "mfa"}, token)
+    app = pyotp.TOTP(created["secret"]["secret"])
+    enroll = f"/users/me/secrets/{created['id']}/enroll"
+    assert api(base, "PUT", enroll, {"token": app.now()}, token)["status"] == "active"
+    return app
+
+
+def authenticator(page) -> pyotp.TOTP:
+    """What an authenticator app holds after the user types in the key the page shows."""
+    expect(page.locator("#manual-secret")).not_to_be_empty()
+    return pyotp.TOTP(page.locator("#manual-secret").inner_text().replace(" ", ""))
+
+
+def backup_codes_shown(page) -> list[str]:
+    """The backup codes on the page, as a person copies them down."""
+    expect(page.get_by_text("they are shown only this once")).to_be_visible()
+    expect(page.locator("#backup-codes li")).to_have_count(10)
+    return page.locator("#backup-codes li").all_inner_texts()
+
+
+def next_code(app: pyotp.TOTP) -> str:
+    """The code of the next time step: the server accepts one step of drift, and refuses
+    the step a code was already accepted in (RFC 6238 5.2), so no 30 s wait is needed."""
+    return app.at(time.time() + app.interval)
+
+
+def a_wrong_code(app: pyotp.TOTP) -> str:
+    """A 6-digit code that is none of those the server could accept now."""
+    now = time.time()
+    valid = {app.at(now + app.interval * offset) for offset in range(-2, 3)}
+    return next(f"{n:06d}" for n in range(1_000_000) if f"{n:06d}" not in valid)
+
+
+def test_sign_in_set_up_mfa_then_sign_in_with_a_code_and_with_a_backup_code(tabs):
+    tab = tabs("1-flow")
+    page = tab.page
+
+    tab.sign_in("alice")
+    expect(page).to_have_url(tab.base + "/site/security/")
+    expect(page.locator("#mfa-state")).to_have_text("Off: your password alone signs you in.")
+    expect(page.get_by_text("Signed in as alice")).to_be_visible()
+    tab.shot("signed-in-without-mfa")
+
+    page.get_by_role("button", name="Set up two-step verification").click()
+    qr = page.get_by_role("img", name="QR code that adds this account to an authenticator app")
+    expect(qr).to_have_attribute("src", re.compile(r"^blob:"))  # fetched with the token
+    assert qr.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0  # a real image
+    app = authenticator(page)
+    assert len(app.secret) >= 32  # 160 bits of key, base32
+    tab.shot("setup-qr-code-and-key")
+
+    setup_code = page.get_by_label("Enter the 6-digit code the app shows")
+    setup_code.fill(a_wrong_code(app))
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.locator("#setup-error")).to_contain_text("The code is not valid.")
+    tab.shot("setup-wrong-code")
+
+    setup_code.fill(app.now())
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.get_by_role("status").first).to_have_text("Two-step verification is on.")
+    codes = backup_codes_shown(page)
+    assert all(re.fullmatch(r"[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}", code) for code in codes)
+    tab.shot("backup-codes-shown-once")
+
+    page.get_by_role("button", name="Copy").click()
+    expect(page.locator("#codes-notice")).to_have_text("Copied the codes to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()").split() == codes
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    assert download.value.suggested_filename == "backup-codes.txt"
+    saved = Path(download.value.path()).read_text()
+    assert all(code in saved.splitlines() for code in codes)
+
+    page.get_by_role("button", name="I have saved them").click()
+    expect(page.locator("#mfa-state")).to_contain_text("10 backup codes left.")
+    expect(page.locator("#backup-codes li")).to_have_count(0)
+    tab.shot("mfa-on")
+
+    tab.sign_out()
+    tab.shot("signed-out")
+
+    # The password alone now asks for the second step; the code that enrolled is spent,
+    # so the app's next code signs in.
+    tab.sign_in("alice")
+    tab.expect_code_step()
+    tab.shot("asks-for-a-code")
+    tab.enter_code(next_code(app))
+    expect(page).to_have_url(tab.base + "/site/security/")
+    expect(page.locator("#mfa-state")).to_contain_text("On since")
+    tab.shot("signed-in-with-a-code")
+    tab.sign_out()
+
+    tab.sign_in("alice")
+    tab.enter_code(codes[0])
+    expect(page).to_have_url(tab.base + "/site/security/")
+    expect(page.get_by_role("status").first).to_have_text(
+        "You signed in with a backup code. That code cannot be used again."
+    )
+    expect(page.locator("#mfa-state")).to_contain_text("9 backup codes left.")
+    tab.shot("signed-in-with-a-backup-code")
+    tab.sign_out()
+
+    tab.sign_in("alice")
+    tab.enter_code(codes[0])
+    expect(page.locator("#code-error")).to_have_text(
+        "The code is not valid. Each backup code works once: check it, or use another one."
+    )
+    expect(page.get_by_label("Code from your app, or a backup code")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    expect(page).to_have_url(tab.base + "/site/signin/")
+    tab.shot("reused-backup-code-refused")
+
+    # The challenge survives a wrong code: another backup code still signs in.
+    tab.enter_code(codes[1].upper())
+    expect(page).to_have_url(tab.base + "/site/security/")
+    expect(page.locator("#mfa-state")).to_contain_text("8 backup codes left.")
+
+
+def test_regenerate_backup_codes_and_turn_mfa_off(tabs):
+    tab = tabs("2-manage")
+    page = tab.page
+    tab.sign_in("bob")
+    tab.expect_security_page()
+    page.get_by_role("button", name="Set up two-step verification").click()
+    app = authenticator(page)
+    page.get_by_label("Enter the 6-digit code the app shows").fill(app.now())
+    page.get_by_role("button", name="Turn on").click()
+    old_codes = backup_codes_shown(page)
+    page.get_by_role("button", name="I have saved them").click()
+    expect(page.locator("#mfa-state")).to_contain_text("10 backup codes left.")
+    tab.shot("mfa-on")
+
+    page.get_by_label("Current code from your app", exact=True).fill(next_code(app))
+    page.get_by_role("button", name="Regenerate codes").click()
+    expect(page.get_by_role("status").first).to_have_text(
+        "New backup codes made: the old ones no longer work."
+    )
+    new_codes = backup_codes_shown(page)
+    assert not set(new_codes) & set(old_codes)
+    tab.shot("new-backup-codes")
+    page.get_by_role("button", name="I have saved them").click()
+
+    turn_off_code = page.get_by_label("Current code from your app, or a backup code")
+    turn_off_code.fill(old_codes[0])
+    page.get_by_role("button", name="Turn off MFA").click()
+    expect(page.locator("#disable-error")).to_have_text("The code is not valid.")
+    tab.shot("turn-off-refuses-an-old-backup-code")
+
+    turn_off_code.fill(new_codes[0])
+    page.get_by_role("button", name="Turn off MFA").click()
+    expect(page.get_by_role("status").first).to_have_text(
+        "Two-step verification is off. Your backup codes no longer work."
+    )
+    expect(page.locator("#mfa-state")).to_have_text("Off: your password alone signs you in.")
+    expect(page.get_by_role("button", name="Set up two-step verification")).to_be_visible()
+    tab.shot("mfa-off")
+
+    tab.sign_out()
+    tab.sign_in("bob")  # the password alone again
+    tab.expect_security_page()
+
+
+def test_a_spent_challenge_and_too_many_wrong_codes_are_said_in_words(tabs, site):
+    app = enroll_by_api(site, "carol")
+    first, second = tabs("3-errors"), tabs("3-errors")
+
+    # Two sign-ins wait for a code; the second one redeems first, which spends both
+    # challenges (they carry the same epoch of the secret).
+    first.sign_in("carol")
+    first.expect_code_step()
+    second.sign_in("carol")
+    second.expect_code_step()
+    second.enter_code(next_code(app))
+    second.expect_security_page()
+
+    page = first.page
+    page.bring_to_front()
+    first.enter_code(a_wrong_code(app))
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator("#password-error")).to_have_text(
+        "This login challenge has been used already; log in with your password again."
+    )
+    expect(page.get_by_label("Username")).to_have_value("carol")
+    first.shot("challenge-used-back-to-password")
+
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    first.expect_code_step()
+    error = page.locator("#code-error")
+    for _attempt in range(6):  # a growing delay starts after a few wrong codes in a row
+        first.enter_code(a_wrong_code(app))
+        expect(error).not_to_be_empty()
+        if "Too many" in error.inner_text():
+            break
+        expect(error).to_have_text(
+            "The code is not valid. Check the code your app shows now and try again."
+        )
+    expect(error).to_have_text(
+        re.compile(
+            r"^Too many failed attempts; try again later\. You can try again in \d+ seconds?\.$"
+        )
+    )
+    first.shot("too-many-failures")
