@@ -1,0 +1,233 @@
+"""Part 4: over HTTP. gunicorn (2 sync workers) on 127.0.0.1, PostgreSQL and Redis.
+
+Every /auth/totp request redeems a real login challenge with the code the user's
+authenticator shows at that moment, each for a different user: replay protection accepts a
+time step once per user, so a user is never used twice. Challenges are issued by the app's
+own ``ChallengeToken.for_secret`` (what /auth/password hands out), minted just before each
+phase so that the password hasher, a cost of the site's and not of the second factor, stays
+out of the measurement. The floor endpoint gets the same load, with access tokens of the
+same users. Phases alternate (floor, TOTP, floor, TOTP) so both see the same machine.
+
+Import it once Django is set up (``run.py`` does).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connections
+from django.utils import timezone
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import AccessToken
+
+from django_mfa_enroll.authentication import ChallengeToken
+from django_mfa_enroll.conf import mfa_settings
+from django_mfa_enroll.throttling import AuthRateThrottle
+
+from . import common, loadgen
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"  # loopback only
+WORKERS = 2
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def _start_gunicorn(port: int, artifacts: Path) -> subprocess.Popen[bytes]:
+    log_file = artifacts / "gunicorn.log"
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(WORKERS),
+        "--bind",
+        f"{HOST}:{port}",
+        "--chdir",
+        str(ROOT),
+        "--error-logfile",
+        str(log_file),
+        "--log-level",
+        "warning",
+        "benchmarks.bench_site.wsgi:application",
+    ]
+    process = subprocess.Popen(command, env=os.environ.copy())  # noqa: S603
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log_file}")
+        try:
+            if loadgen._request(HOST, port, "/bench/floor", b"{}", "jwt x") in (401, 403):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    _stop(process)
+    raise RuntimeError(f"gunicorn did not answer on {HOST}:{port} within 60 s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)  # gunicorn's graceful shutdown
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _challenge(index: int) -> str:
+    secret = SimpleNamespace(
+        pk=common.secret_uuid(index),
+        user=SimpleNamespace(**{jwt_settings.USER_ID_FIELD: common.user_uuid(index)}),
+        challenge_epoch=0,
+    )
+    return str(ChallengeToken.for_secret(secret))
+
+
+def _access(index: int) -> str:
+    token = AccessToken()
+    token[jwt_settings.USER_ID_CLAIM] = str(common.user_uuid(index))
+    return str(token)
+
+
+class Users:
+    """Hands out seeded users, each once for /auth/totp."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.next = total, 0
+
+    def take(self, count: int) -> range:
+        count = min(count, self.total - self.next)
+        taken = range(self.next, self.next + count)
+        self.next += count
+        return taken
+
+
+def _phase(
+    pool: Any,
+    port: int,
+    kind: str,
+    indexes: range,
+    seconds: float,
+    concurrency: int,
+    processes: int,
+) -> dict[str, Any]:
+    if kind == "totp":
+        path = "/auth/totp"
+        items = [(_challenge(i), common.user_key(i).hex()) for i in indexes]
+    else:
+        path = "/bench/floor"
+        items = [(_access(i),) for i in indexes]
+    cache.delete(AuthRateThrottle.cache_format % {"scope": "mfa_auth", "ident": HOST})
+    threads = max(1, concurrency // processes)
+    chunks = [items[p::processes] for p in range(processes)]
+    jobs = [(HOST, port, path, kind, chunk, threads, seconds) for chunk in chunks]
+    per_process = pool.map(loadgen._run_worker, jobs)
+    samples = [sample for chunk in per_process for sample in chunk]
+    window = max((max(s + lat for s, lat, _ in chunk) for chunk in per_process if chunk), default=0)
+    return {
+        "kind": kind,
+        "samples": samples,
+        "window": window,
+        "items": len(items),
+        "ran_out": len(samples) >= len(items),
+    }
+
+
+def _summarise(name: str, phases: list[dict[str, Any]]) -> dict[str, Any]:
+    samples = [sample for phase in phases for sample in phase["samples"]]
+    seconds = sum(phase["window"] for phase in phases)
+    latencies = [lat * 1000 for _, lat, _ in samples]
+    statuses: dict[int, int] = {}
+    for _, _, status in samples:
+        statuses[status] = statuses.get(status, 0) + 1
+    return {
+        "name": name,
+        "requests": len(samples),
+        "errors": sum(count for status, count in statuses.items() if status != 200),
+        "statuses": statuses,
+        "seconds": round(seconds, 2),
+        "requests_per_second": round(len(samples) / seconds, 1) if seconds else 0.0,
+        "p50_ms": round(common.percentile(latencies, 0.5), 2),
+        "p99_ms": round(common.percentile(latencies, 0.99), 2),
+        "per_phase_rps": [
+            round(len(phase["samples"]) / phase["window"], 1) if phase["window"] else 0.0
+            for phase in phases
+        ],
+        "ran_out_of_users": any(phase["ran_out"] for phase in phases),
+    }
+
+
+def run(
+    *,
+    quick: bool,
+    seconds: float | None,
+    concurrency: int,
+    artifacts: Path,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    seconds = seconds or (5.0 if quick else 15.0)
+    rounds = 2
+    warmup_seconds = 2.0
+    # Enough users for every TOTP request at a rate well above what 2 workers reach here.
+    per_second_cap = 400
+    total_users = int((rounds * seconds + warmup_seconds) * per_second_cap) + 1000
+    started = time.monotonic()
+    common.truncate_all()
+    log(f"http: seeding {total_users:,} users with active secrets")
+    dummy = common.make_dummy_hash(mfa_settings.BACKUP_CODE_ITERATIONS)
+    common.seed(0, total_users, now=timezone.now(), dummy_hash=dummy, progress=log)
+    connections.close_all()  # gunicorn's workers open their own
+    port = _free_port()
+    log(f"http: gunicorn, {WORKERS} workers, on {HOST}:{port}")
+    server = _start_gunicorn(port, artifacts)
+    processes = min(2, concurrency)
+    users = Users(total_users)
+    floor_users = range(total_users)
+    phases: dict[str, list[dict[str, Any]]] = {"floor": [], "totp": []}
+    try:
+        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+            cap = int(warmup_seconds * per_second_cap)
+            _phase(pool, port, "floor", floor_users[:cap], warmup_seconds, concurrency, processes)
+            _phase(pool, port, "totp", users.take(cap), warmup_seconds, concurrency, processes)
+            for round_number in range(rounds):
+                for kind in ("floor", "totp"):
+                    cap = int(seconds * per_second_cap)
+                    indexes = users.take(cap) if kind == "totp" else floor_users[:cap]
+                    phase = _phase(pool, port, kind, indexes, seconds, concurrency, processes)
+                    phases[kind].append(phase)
+                    log(
+                        f"  round {round_number + 1} {kind:5}: {len(phase['samples'])} requests"
+                        f" in {phase['window']:.1f} s"
+                    )
+    finally:
+        _stop(server)
+    floor = _summarise("floor  POST /bench/floor", phases["floor"])
+    totp = _summarise("TOTP  POST /auth/totp (real challenge, real code)", phases["totp"])
+    ratio = round(totp["requests_per_second"] / floor["requests_per_second"], 2)
+    totp["ratio_to_floor"], floor["ratio_to_floor"] = ratio, 1.0
+    return {
+        "server": f"gunicorn, {WORKERS} sync workers, {HOST}",
+        "client": f"{concurrency} connections from {processes} processes, new connection each",
+        "phase_seconds": seconds,
+        "rounds": rounds,
+        "auth_rate": mfa_settings.AUTH_RATE,
+        "endpoints": [floor, totp],
+        "totp_to_floor_rps": ratio,
+        "seconds": round(time.monotonic() - started, 1),
+    }
