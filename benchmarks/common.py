@@ -156,6 +156,37 @@ def backup_code(index: int, slot: int) -> str:
     return SELECTORS[slot] + "".join(ALPHABET[b % len(ALPHABET)] for b in digest[:SECRET_LENGTH])
 
 
+def recreate_database(url: str) -> None:
+    """Drop and create one of the benchmark's own PostgreSQL databases (``mfa_bench*``)."""
+    import dj_database_url
+    import psycopg
+
+    config = dj_database_url.parse(url)
+    if "postgresql" not in config["ENGINE"]:
+        raise SystemExit(f"the benchmark needs PostgreSQL, not {config['ENGINE']}")
+    name = config["NAME"]
+    if not name.startswith("mfa_bench"):
+        raise SystemExit(f"refusing to drop {name!r}: the benchmark's database is mfa_bench*")
+    conninfo = psycopg.conninfo.make_conninfo(
+        host=config.get("HOST") or "127.0.0.1",
+        port=config.get("PORT") or 5432,
+        user=config.get("USER") or "postgres",
+        password=config.get("PASSWORD") or None,
+        dbname="postgres",
+        connect_timeout=10,
+    )
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def with_database_name(url: str, name: str) -> str:
+    """The same database URL, naming another database on the same server."""
+    base, _slash, rest = url.rpartition("/")
+    query = rest.partition("?")[2]
+    return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
 # Seeding through COPY.
 
 

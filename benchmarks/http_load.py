@@ -90,6 +90,19 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
+def _worker_cpu_seconds(master: int) -> float:
+    """User + system CPU seconds of gunicorn's workers (the master's children), from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == master:  # ppid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _challenge(index: int) -> str:
     secret = SimpleNamespace(
         pk=common.secret_uuid(index),
@@ -120,6 +133,7 @@ class Users:
 
 def _phase(
     pool: Any,
+    master: int,
     port: int,
     kind: str,
     indexes: range,
@@ -137,7 +151,9 @@ def _phase(
     threads = max(1, concurrency // processes)
     chunks = [items[p::processes] for p in range(processes)]
     jobs = [(HOST, port, path, kind, chunk, threads, seconds) for chunk in chunks]
+    cpu_before = _worker_cpu_seconds(master)
     per_process = pool.map(loadgen._run_worker, jobs)
+    cpu = _worker_cpu_seconds(master) - cpu_before
     samples = [sample for chunk in per_process for sample in chunk]
     window = max((max(s + lat for s, lat, _ in chunk) for chunk in per_process if chunk), default=0)
     return {
@@ -145,6 +161,7 @@ def _phase(
         "samples": samples,
         "window": window,
         "items": len(items),
+        "server_cpu_seconds": cpu,
         "ran_out": len(samples) >= len(items),
     }
 
@@ -165,6 +182,12 @@ def _summarise(name: str, phases: list[dict[str, Any]]) -> dict[str, Any]:
         "requests_per_second": round(len(samples) / seconds, 1) if seconds else 0.0,
         "p50_ms": round(common.percentile(latencies, 0.5), 2),
         "p99_ms": round(common.percentile(latencies, 0.99), 2),
+        # CPU the gunicorn workers spent per request: the least noisy figure on a busy machine.
+        "server_cpu_ms_per_request": round(
+            1000 * sum(phase["server_cpu_seconds"] for phase in phases) / len(samples), 3
+        )
+        if samples
+        else None,
         "per_phase_rps": [
             round(len(phase["samples"]) / phase["window"], 1) if phase["window"] else 0.0
             for phase in phases
@@ -203,13 +226,33 @@ def run(
     try:
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
             cap = int(warmup_seconds * per_second_cap)
-            _phase(pool, port, "floor", floor_users[:cap], warmup_seconds, concurrency, processes)
-            _phase(pool, port, "totp", users.take(cap), warmup_seconds, concurrency, processes)
+            _phase(
+                pool,
+                server.pid,
+                port,
+                "floor",
+                floor_users[:cap],
+                warmup_seconds,
+                concurrency,
+                processes,
+            )
+            _phase(
+                pool,
+                server.pid,
+                port,
+                "totp",
+                users.take(cap),
+                warmup_seconds,
+                concurrency,
+                processes,
+            )
             for round_number in range(rounds):
                 for kind in ("floor", "totp"):
                     cap = int(seconds * per_second_cap)
                     indexes = users.take(cap) if kind == "totp" else floor_users[:cap]
-                    phase = _phase(pool, port, kind, indexes, seconds, concurrency, processes)
+                    phase = _phase(
+                        pool, server.pid, port, kind, indexes, seconds, concurrency, processes
+                    )
                     phases[kind].append(phase)
                     log(
                         f"  round {round_number + 1} {kind:5}: {len(phase['samples'])} requests"
@@ -221,6 +264,10 @@ def run(
     totp = _summarise("TOTP  POST /auth/totp (real challenge, real code)", phases["totp"])
     ratio = round(totp["requests_per_second"] / floor["requests_per_second"], 2)
     totp["ratio_to_floor"], floor["ratio_to_floor"] = ratio, 1.0
+    if totp["server_cpu_ms_per_request"] and floor["server_cpu_ms_per_request"]:
+        totp["server_cpu_ratio_to_floor"] = round(
+            totp["server_cpu_ms_per_request"] / floor["server_cpu_ms_per_request"], 2
+        )
     return {
         "server": f"gunicorn, {WORKERS} sync workers, {HOST}",
         "client": f"{concurrency} connections from {processes} processes, new connection each",

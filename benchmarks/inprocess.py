@@ -80,6 +80,31 @@ class Harness:
         op.check(context, outcome)
         return elapsed, cpu, self.hashes.ns, self.hashes.calls
 
+    def raw(self, op: Op, runs: int, warmup: int) -> dict[str, list[int]]:
+        """Time ``runs`` runs of ``op`` after ``warmup`` untimed ones; the samples in ns."""
+        for _ in range(warmup):
+            self._timed(op)
+        samples: dict[str, list[int]] = {"elapsed": [], "cpu": [], "hashed": [], "calls": []}
+        for _ in range(runs):
+            for name, value in zip(samples, self._timed(op), strict=True):
+                samples[name].append(value)
+        return samples
+
+    def count(self, op: Op) -> dict[str, Any]:
+        """Run ``op`` once more, untimed, and count its SQL statements and hash evaluations."""
+        context = op.setup()
+        self.hashes.reset()
+        with CaptureQueriesContext(connection) as captured:
+            op.check(context, op.run(context))
+        statements = [q["sql"] for q in captured.captured_queries]
+        return {
+            "queries_app": len(common.app_statements(captured.captured_queries)),
+            "queries_total": len(statements),
+            "statements": statements,
+            "hash_evaluations": self.hashes.calls,
+            "hash_iterations": self.hashes.iterations,
+        }
+
     def measure(self, op: Op, reference: Op | None = None) -> dict[str, Any]:
         """Time ``op``; with a ``reference`` (the floor), alternate a run of each.
 
@@ -108,11 +133,6 @@ class Harness:
             hash_calls.add(calls)
             if reference is not None and not i % 2:
                 run_reference()
-        context = op.setup()
-        self.hashes.reset()
-        with CaptureQueriesContext(connection) as captured:
-            op.check(context, op.run(context))
-        statements = [q["sql"] for q in captured.captured_queries]
         result: dict[str, Any] = {
             "key": op.key,
             "name": op.name,
@@ -120,12 +140,8 @@ class Harness:
             "runs": op.runs,
             **common.summary_ms(samples),
             "cpu_median_ms": round(common.percentile(cpu, 0.5) / 1e6, 4),
-            "queries_app": len(common.app_statements(captured.captured_queries)),
-            "queries_total": len(statements),
-            "statements": statements,
-            "hash_evaluations": self.hashes.calls,
+            **self.count(op),
             "hash_evaluations_seen": sorted(hash_calls),
-            "hash_iterations": self.hashes.iterations,
         }
         if any(hashed):
             result["hashing"] = "password hasher" if op.hashed_login else "backup-code hashing"

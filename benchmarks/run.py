@@ -61,7 +61,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--auth-rate",
         default=DEFAULT_AUTH_RATE,
-        help="MFA_AUTH_RATE for the run (default %(default)s: high, so it never refuses)",
+        help="MFA_AUTH_RATE for the run (default %(default)s: high, so it never refuses; "
+        "'off' turns the throttle off, to show its share)",
     )
     parser.add_argument("--http-seconds", type=float, default=None, help="length of a phase")
     parser.add_argument("--http-concurrency", type=int, default=4, help="client connections")
@@ -87,30 +88,6 @@ def prepare_environment(args: argparse.Namespace) -> None:
             "MFA_BENCH_LOG": str(artifacts / "bench-app.log"),
         }
     )
-
-
-def recreate_database(url: str) -> None:
-    """Drop and create the benchmark's own PostgreSQL database."""
-    import dj_database_url
-    import psycopg
-
-    config = dj_database_url.parse(url)
-    if "postgresql" not in config["ENGINE"]:
-        raise SystemExit(f"the benchmark needs PostgreSQL, not {config['ENGINE']}")
-    name = config["NAME"]
-    if not name.startswith("mfa_bench"):
-        raise SystemExit(f"refusing to drop {name!r}: the benchmark's database is mfa_bench*")
-    conninfo = psycopg.conninfo.make_conninfo(
-        host=config.get("HOST") or "127.0.0.1",
-        port=config.get("PORT") or 5432,
-        user=config.get("USER") or "postgres",
-        password=config.get("PASSWORD") or None,
-        dbname="postgres",
-        connect_timeout=10,
-    )
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup_django() -> None:
@@ -231,6 +208,7 @@ def scale_table(part: dict[str, Any]) -> str:
             r["small"]["p95_ms"],
             r["large"]["p95_ms"],
             r["ratio_p95"],
+            r.get("ratio_without_hashing"),
             r["large"]["queries_app"],
         ]
         for r in part["operations"]
@@ -246,6 +224,7 @@ def scale_table(part: dict[str, Any]) -> str:
             f"{small:,} p95",
             f"{large:,} p95",
             "ratio p95",
+            "ratio w/o hash",
             "app SQL",
         ],
         rows,
@@ -263,11 +242,24 @@ def http_table(part: dict[str, Any]) -> str:
             r["p50_ms"],
             r["p99_ms"],
             r.get("ratio_to_floor"),
+            r.get("server_cpu_ms_per_request"),
+            r.get("server_cpu_ratio_to_floor", 1.0 if r.get("ratio_to_floor") == 1.0 else None),
         ]
         for r in part["endpoints"]
     ]
     return common.format_table(
-        ["endpoint", "requests", "errors", "seconds", "req/s", "p50 ms", "p99 ms", "x floor rps"],
+        [
+            "endpoint",
+            "requests",
+            "errors",
+            "seconds",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "x floor rps",
+            "server CPU ms/req",
+            "CPU x floor",
+        ],
         rows,
     )
 
@@ -355,7 +347,7 @@ def main(argv: list[str]) -> int:
         return 0
     started = time.monotonic()
     prepare_environment(args)
-    recreate_database(args.database_url)
+    common.recreate_database(args.database_url)
     setup_django()
     results: dict[str, Any] = {"environment": environment_facts(args)}
     log(f"environment: {json.dumps(results['environment'])}")
@@ -366,7 +358,12 @@ def main(argv: list[str]) -> int:
     if args.scale:
         from benchmarks import scale
 
-        results["scale"] = scale.run(quick=args.quick, log=log)
+        results["scale"] = scale.run(
+            quick=args.quick,
+            database_url=args.database_url,
+            artifacts=Path(args.json).resolve().parent,
+            log=log,
+        )
     if args.http:
         from benchmarks import http_load
 

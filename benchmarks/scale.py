@@ -1,11 +1,12 @@
 """Part 3: the second factor and backup codes with 1,000 and with 100,000 users (PostgreSQL).
 
-Users, active secrets and ten backup codes each are written with COPY (``common.seed``);
-then the same operations run on a sample of users spread over the whole table, first with
-1,000 users, then after 99,000 more are added. Both phases get the same treatment after
-seeding (VACUUM ANALYZE and a CHECKPOINT, as a table in service would have had), so a bulk
-load's leftovers do not land in one phase only. The floor endpoint runs in both phases as a
-control: if it moves too, the machine moved.
+Two databases, one per size, each seeded by a worker process of its own with COPY
+(``common.seed``): users, active secrets, ten backup codes each. Both get the treatment a
+table in service has had (VACUUM ANALYZE, then a CHECKPOINT so a bulk load's writes do not
+land in one size's timings). The parent then runs every operation on both sizes in rounds,
+alternating which goes first, on a sample of users spread over the whole table: the two
+sizes are measured in the same minutes of the same machine, and only the table size
+differs. The floor endpoint runs on both as a control.
 
 Import it once Django is set up (``run.py`` does).
 """
@@ -13,12 +14,18 @@ Import it once Django is set up (``run.py`` does).
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import IO, Any, cast
 
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
@@ -33,6 +40,7 @@ from . import common
 from .inprocess import Harness, Op, _clear_throttle, _expect_error, _expect_status, _ok, _post
 
 SMALL, LARGE = 1_000, 100_000
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _maintain() -> None:
@@ -64,7 +72,8 @@ def _prepare_last_codes(indexes: list[int], iterations: int) -> None:
         )
 
 
-def _operations(harness: Harness, total: int, sample: list[int], runs: dict[str, int]) -> list[Op]:
+def _operations(harness: Harness, sample: list[int]) -> list[Op]:
+    """The operations each worker measures; how many runs, the parent decides."""
     clock, client = harness.clock, harness.client
     full = sample[0::2]  # a full set of unused codes: TOTP and wrong backup codes
     last = sample[1::2]  # nine codes spent: the last unused one
@@ -137,7 +146,7 @@ def _operations(harness: Harness, total: int, sample: list[int], runs: dict[str,
             floor_setup,
             lambda c: _post(client, "/bench/floor", {"note": "x"}, c["auth"]),
             _expect_status(200),
-            runs["cheap"],
+            0,
         ),
         Op(
             "totp_right",
@@ -146,7 +155,7 @@ def _operations(harness: Harness, total: int, sample: list[int], runs: dict[str,
             lambda: fresh(next(cycles["right"])),
             verify(lambda c: c["code"], services.TOTP),
             _ok,
-            runs["cheap"],
+            0,
         ),
         Op(
             "totp_right",
@@ -155,7 +164,7 @@ def _operations(harness: Harness, total: int, sample: list[int], runs: dict[str,
             lambda: challenge(fresh(next(cycles["http"]))),
             lambda c: _post(client, "/auth/totp", {"token": c["code"]}, c["challenge"]),
             _expect_status(200),
-            runs["cheap"],
+            0,
         ),
         Op(
             "totp_wrong",
@@ -164,7 +173,7 @@ def _operations(harness: Harness, total: int, sample: list[int], runs: dict[str,
             lambda: fresh(next(cycles["wrong"])),
             verify(lambda c: c["wrong"], services.TOTP),
             _expect_error(services.InvalidCode),
-            runs["cheap"],
+            0,
         ),
         Op(
             "backup_wrong_hit",
@@ -173,7 +182,7 @@ def _operations(harness: Harness, total: int, sample: list[int], runs: dict[str,
             lambda: fresh(next(cycles["hit"])),
             verify(wrong_backup, services.BACKUP_CODE),
             _expect_error(services.InvalidCode),
-            runs["hashing"],
+            0,
         ),
         Op(
             "backup_last",
@@ -182,66 +191,225 @@ def _operations(harness: Harness, total: int, sample: list[int], runs: dict[str,
             reset_last,
             verify(last_backup, services.BACKUP_CODE),
             _ok,
-            runs["hashing"],
+            0,
         ),
     ]
 
 
-def run(*, quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
-    """Seed 1,000 users, measure; grow to 100,000, measure again; return both and the ratios."""
-    started = time.monotonic()
-    harness = Harness(quick=quick, log=log)
-    iterations = mfa_settings.BACKUP_CODE_ITERATIONS
-    sample_size = 40 if quick else 100
-    runs = {"cheap": 60 if quick else 300, "hashing": 30 if quick else 100}
-    dummy = common.make_dummy_hash(iterations)
-    common.truncate_all()
-    now = timezone.now()
-    phases: dict[int, list[dict[str, Any]]] = {}
-    seeded = 0
-    for total in (SMALL, LARGE):
-        log(f"scale: seeding users {seeded:,} to {total:,} (COPY)")
-        seed_started = time.monotonic()
-        common.seed(seeded, total - seeded, now=now, dummy_hash=dummy, progress=log)
-        seeded = total
-        _maintain()
-        log(f"scale: seeded in {time.monotonic() - seed_started:.1f} s; measuring {total:,}")
-        sample = _sample(total, sample_size)
-        _prepare_last_codes(sample[1::2], iterations)
-        phases[total] = [harness.measure(op) for op in _operations(harness, total, sample, runs)]
-    counts = {
-        "secrets": Secret.objects.count(),
-        "backup_codes": BackupCode.objects.count(),
-    }
-    operations = []
-    for small, large in zip(phases[SMALL], phases[LARGE], strict=True):
-        operations.append(
-            {
-                "key": small["key"],
-                "name": small["name"],
-                "layer": small["layer"],
-                "small": {k: v for k, v in small.items() if k != "statements"},
-                "large": {k: v for k, v in large.items() if k != "statements"},
-                "ratio_median": round(large["median_ms"] / small["median_ms"], 2),
-                "ratio_p95": round(large["p95_ms"] / small["p95_ms"], 2),
-                "statements_large": large["statements"],
+def _op_id(op: Op) -> str:
+    return f"{op.key}/{op.layer}"
+
+
+def serve() -> None:
+    """The worker's side: seed one database, then measure what the parent asks, in JSON lines.
+
+    Started by ``run()`` as ``python -m benchmarks.scale_worker`` with DATABASE_URL naming
+    its own database; stdout carries only the protocol (everything else goes to stderr).
+    """
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    sys.stdout = sys.stderr
+    harness: Harness | None = None
+    ops: dict[str, Op] = {}
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    for line in sys.stdin:
+        message = json.loads(line)
+        command = message["command"]
+        answer: dict[str, Any] = {}
+        if command == "setup":
+            started = time.monotonic()
+            total, quick = message["users"], message["quick"]
+            call_command("migrate", verbosity=0, interactive=False)
+            iterations = mfa_settings.BACKUP_CODE_ITERATIONS
+            common.seed(
+                0,
+                total,
+                now=timezone.now(),
+                dummy_hash=common.make_dummy_hash(iterations),
+                progress=lambda text, total=total: log(f"scale {total:,}: {text}"),
+            )
+            _maintain()
+            sample = _sample(total, message["sample"])
+            _prepare_last_codes(sample[1::2], iterations)
+            harness = Harness(quick=quick, log=log)
+            ops = {_op_id(op): op for op in _operations(harness, sample)}
+            answer = {
+                "seconds": round(time.monotonic() - started, 1),
+                "ops": [[_op_id(op), op.key, op.name, op.layer] for op in ops.values()],
+                "rows": {
+                    "secrets": Secret.objects.count(),
+                    "backup_codes": BackupCode.objects.count(),
+                },
             }
+        elif command == "measure" and harness is not None:
+            answer = harness.raw(ops[message["op"]], message["runs"], message["warmup"])
+        elif command == "count" and harness is not None:
+            answer = harness.count(ops[message["op"]])
+        elif command == "explain":
+            answer = _plans(message["users"])
+        elif command == "quit":
+            break
+        else:
+            answer = {"error": f"unknown or premature command {command!r}"}
+        protocol.write(json.dumps(answer, default=str) + "\n")
+        protocol.flush()
+
+
+class Worker:
+    """A worker process on its own database, spoken to in JSON lines."""
+
+    def __init__(self, users: int, database_url: str, artifacts: Path) -> None:
+        self.users = users
+        self.stderr = (artifacts / f"scale-{users}.log").open("w")
+        env = {**os.environ, "DATABASE_URL": database_url}
+        self.process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "benchmarks.scale_worker"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
         )
-    plans = _plans()
-    log(f"scale: done in {time.monotonic() - started:.1f} s")
+
+        self.to_worker = cast(IO[str], self.process.stdin)
+        self.from_worker = cast(IO[str], self.process.stdout)
+
+    def send(self, **message: Any) -> None:
+        self.to_worker.write(json.dumps(message) + "\n")
+        self.to_worker.flush()
+
+    def receive(self) -> Any:
+        line = self.from_worker.readline()
+        if not line:
+            raise RuntimeError(f"the {self.users:,}-user worker died; see {self.stderr.name}")
+        answer = json.loads(line)
+        if isinstance(answer, dict) and "error" in answer:
+            raise RuntimeError(answer["error"])
+        return answer
+
+    def ask(self, **message: Any) -> Any:
+        self.send(**message)
+        return self.receive()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.send(command="quit")
+                self.process.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.stderr.close()
+
+
+def _summary(
+    key: str, name: str, layer: str, raw: dict[str, list[int]], counted: dict[str, Any]
+) -> dict[str, Any]:
+    summary = {
+        "key": key,
+        "name": name,
+        "layer": layer,
+        "runs": len(raw["elapsed"]),
+        **common.summary_ms(raw["elapsed"]),
+        "cpu_median_ms": round(common.percentile(raw["cpu"], 0.5) / 1e6, 4),
+        **{k: v for k, v in counted.items() if k != "statements"},
+    }
+    if any(raw["hashed"]):
+        # What the table's size can change: everything but the one PBKDF2 evaluation.
+        rest = [total - hashed for total, hashed in zip(raw["elapsed"], raw["hashed"], strict=True)]
+        summary["without_hashing_median_ms"] = round(common.percentile(rest, 0.5) / 1e6, 4)
+    return summary
+
+
+def run(
+    *, quick: bool, database_url: str, artifacts: Path, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """Seed 1,000 and 100,000 users in two databases; measure both, interleaved; compare.
+
+    Each size has a worker process of its own. The operations run in rounds, each round
+    running every operation on both sizes, the order of the sizes alternating, so both
+    see the same machine at the same minutes.
+    """
+    started = time.monotonic()
+    base = database_url.rpartition("/")[2].partition("?")[0]
+    sample = 40 if quick else 100
+    rounds = 2 if quick else 4
+    runs = {"cheap": 60 if quick else 300, "hashing": 30 if quick else 100}
+    urls = {n: common.with_database_name(database_url, f"{base}_{n}") for n in (SMALL, LARGE)}
+    for url in urls.values():
+        common.recreate_database(url)
+    workers = {n: Worker(n, urls[n], artifacts) for n in (SMALL, LARGE)}
+    try:
+        log(f"scale: seeding {SMALL:,} and {LARGE:,} users in two databases (COPY)")
+        for n, worker in workers.items():
+            worker.send(command="setup", users=n, sample=sample, quick=quick)
+        setups = {n: worker.receive() for n, worker in workers.items()}
+        log(f"scale: seeded in {max(s['seconds'] for s in setups.values())} s; measuring")
+        raw: dict[tuple[int, str], dict[str, list[int]]] = {}
+        for round_number in range(rounds):
+            for op_id, key, _name, _layer in setups[SMALL]["ops"]:
+                count = runs["hashing" if key.startswith("backup") else "cheap"] // rounds
+                order = (SMALL, LARGE) if round_number % 2 == 0 else (LARGE, SMALL)
+                for n in order:
+                    samples = workers[n].ask(
+                        command="measure",
+                        op=op_id,
+                        runs=count,
+                        warmup=(2 if quick else 5) if round_number == 0 else 1,
+                    )
+                    collected = raw.setdefault((n, op_id), {k: [] for k in samples})
+                    for k, values in samples.items():
+                        collected[k].extend(values)
+            log(f"scale: round {round_number + 1}/{rounds} done")
+        operations = []
+        for op_id, key, name, layer in setups[SMALL]["ops"]:
+            small, large = (
+                _summary(
+                    key, name, layer, raw[(n, op_id)], workers[n].ask(command="count", op=op_id)
+                )
+                for n in (SMALL, LARGE)
+            )
+            operations.append(
+                {
+                    "key": key,
+                    "name": name,
+                    "layer": layer,
+                    "small": small,
+                    "large": large,
+                    "ratio_median": round(large["median_ms"] / small["median_ms"], 2),
+                    "ratio_p95": round(large["p95_ms"] / small["p95_ms"], 2),
+                    "ratio_cpu": round(large["cpu_median_ms"] / small["cpu_median_ms"], 2),
+                }
+            )
+            if "without_hashing_median_ms" in small:
+                operations[-1]["ratio_without_hashing"] = round(
+                    large["without_hashing_median_ms"] / small["without_hashing_median_ms"], 2
+                )
+            log(
+                f"  {layer:7} {name:42} {small['median_ms']:8.3f} -> {large['median_ms']:8.3f}"
+                f" ms  x{operations[-1]['ratio_median']}"
+            )
+        plans = workers[LARGE].ask(command="explain", users=LARGE)
+    finally:
+        for worker in workers.values():
+            worker.close()
     return {
         "users": [SMALL, LARGE],
-        "rows_at_large": counts,
-        "sample_users": sample_size,
+        "rows": {n: setups[n]["rows"] for n in (SMALL, LARGE)},
+        "sample_users": sample,
+        "rounds": rounds,
         "operations": operations,
         "plans_at_large": plans,
         "seconds": round(time.monotonic() - started, 1),
     }
 
 
-def _plans() -> dict[str, str]:
-    """EXPLAIN of the SELECTs a second factor runs, at 100,000 users (UPDATEs are by pk)."""
-    index = _sample(LARGE, 2)[0]
+def _plans(users: int) -> dict[str, str]:
+    """EXPLAIN of the SELECTs a second factor runs (its UPDATEs are by primary key)."""
+    index = _sample(users, 2)[0]
     secret, user = common.secret_uuid(index), common.user_uuid(index)
     queries = {
         "select_secret_for_update": Secret.objects.select_for_update(of=("self",))
