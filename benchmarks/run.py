@@ -64,7 +64,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="MFA_AUTH_RATE for the run (default %(default)s: high, so it never refuses; "
         "'off' turns the throttle off, to show its share)",
     )
-    parser.add_argument("--http-seconds", type=float, default=None, help="length of a phase")
+    parser.add_argument(
+        "--http-seconds", type=float, default=None, help="seconds per phase (default 15; --quick 5)"
+    )
     parser.add_argument("--http-concurrency", type=int, default=4, help="client connections")
     parser.add_argument("--json", default=str(ROOT / "artifacts" / "benchmarks.json"))
     parser.add_argument(
