@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import JSONParser
@@ -113,7 +114,9 @@ class CodeField(serializers.Field):
                 self.fail("digits")
             code = str(data).zfill(digits)
         else:
-            code = data.replace(" ", "")
+            if len(data) > 64:
+                self.fail("length", digits=digits)
+            code = _without_spaces(data)
             if code and not (code.isascii() and code.isdigit()):
                 self.fail("digits")
         if len(code) != digits:
@@ -133,12 +136,20 @@ class AnyCodeField(CodeField):
     }
 
     def to_internal_value(self, data: Any) -> str:
-        if isinstance(data, str) and not data.replace(" ", "").isdigit():
+        if isinstance(data, str) and not _is_digits(_without_spaces(data)):
             text = data.strip()
-            if not text or len(text) > 64:
+            if not text or len(data) > 64:
                 self.fail("shape", digits=mfa_settings.TOTP_DIGITS)
             return text
         return super().to_internal_value(data)
+
+
+def _without_spaces(text: str) -> str:
+    return "".join(text.split())
+
+
+def _is_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def _json_kind(data: Any) -> Any:
@@ -156,7 +167,20 @@ def _json_kind(data: Any) -> Any:
 
 
 class StrictCharField(serializers.CharField):
-    """A CharField that refuses numbers and booleans instead of turning them into text."""
+    """A CharField that refuses numbers and booleans instead of turning them into text.
+
+    DRF refuses NUL characters in any CharField; here a regex does it instead of DRF's
+    validator, so the OpenAPI schema says so too (a ``pattern``).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [
+            v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
+        self.validators.append(
+            RegexValidator("^[^\\x00]*$", message=_("Null characters are not allowed."))
+        )
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -206,8 +230,8 @@ class SecondFactorSerializer(serializers.Serializer):
     """``token`` (a TOTP code) or ``backup_code``, exactly one; ``challenge`` optional."""
 
     token = CodeField(required=False)
-    backup_code = StrictCharField(required=False, max_length=64)
-    challenge = StrictCharField(required=False, max_length=4096)
+    backup_code = StrictCharField(required=False, max_length=64, trim_whitespace=False)
+    challenge = StrictCharField(required=False, max_length=4096, trim_whitespace=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("token" in attrs) == ("backup_code" in attrs):
@@ -219,3 +243,67 @@ class SecondFactorSerializer(serializers.Serializer):
 
 class RefreshSerializer(serializers.Serializer):
     refresh = StrictCharField(max_length=4096)
+
+
+# Answer shapes, for the OpenAPI schema (schema.py) and for the views that build them.
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error: a stable ``code``, the HTTP ``status``, a ``message`` for people."""
+
+    code = serializers.CharField()
+    status = serializers.IntegerField()
+    message = serializers.CharField()
+    # A field named like Serializer.errors: DRF's metaclass takes it out of the class.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class KeyMaterialSerializer(serializers.Serializer):
+    otpauth_url = serializers.CharField()
+    secret = serializers.CharField()
+
+
+class NewSecretSerializer(SecretSerializer):
+    """A pending secret with its key, shown this once."""
+
+    secret = KeyMaterialSerializer()
+
+    class Meta(SecretSerializer.Meta):
+        fields = [*SecretSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+class EnrollmentSerializer(SecretSerializer):
+    """An active secret with its backup codes, shown this once."""
+
+    codes = serializers.ListField(child=serializers.CharField())
+
+    class Meta(SecretSerializer.Meta):
+        fields = [*SecretSerializer.Meta.fields, "codes"]
+        read_only_fields = fields
+
+
+class CodesSerializer(serializers.Serializer):
+    codes = serializers.ListField(child=serializers.CharField())
+
+
+class AccessSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["ACCESS"])
+    token = serializers.CharField()
+    refresh = serializers.CharField()
+    user_id = serializers.CharField()
+
+
+class ChallengeSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["CHALLENGE"])
+    token = serializers.CharField()
+    methods = serializers.ListField(child=serializers.ChoiceField(choices=["totp", "backup_code"]))
+    expires_in = serializers.IntegerField()
+
+
+class RefreshedSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["ACCESS"])
+    token = serializers.CharField()
+    refresh = serializers.CharField(required=False)

@@ -34,10 +34,23 @@ from .backends import PASSWORD_STAGE
 from .conf import mfa_settings
 from .exceptions import ServiceError, exception_handler
 from .models import Secret
+from .schema import (
+    document,
+    login_responses,
+    qr_parameters,
+    qr_responses,
+    secret_parameters,
+    user_parameters,
+)
 from .serializers import (
+    AccessSerializer,
+    CodesSerializer,
     CreateSecretSerializer,
     DeleteSecretSerializer,
+    EnrollmentSerializer,
+    NewSecretSerializer,
     PasswordLoginSerializer,
+    RefreshedSerializer,
     RefreshSerializer,
     SecondFactorSerializer,
     SecretSerializer,
@@ -118,11 +131,22 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
             raise exceptions.NotFound(_("No such user."))
         return other
 
+    @document(
+        responses={200: SecretSerializer(many=True)},
+        errors=(401, 404),
+        parameters=user_parameters(),
+    )
     def list(self, request: Request, user_id: str) -> Response:
         """Return the user's secrets (never a key); each with its backup codes remaining."""
         owner = self._owner(user_id, staff_permission="view_secret")
         return Response(SecretSerializer(services.secrets_of(owner), many=True).data)
 
+    @document(
+        request=CreateSecretSerializer,
+        responses={200: NewSecretSerializer},
+        errors=(400, 401, 404, 409, 415),
+        parameters=user_parameters(),
+    )
     def create(self, request: Request, user_id: str) -> Response:
         """Create a pending MFA secret from ``{"type": "mfa", "description"?}``.
 
@@ -138,11 +162,18 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
         body["secret"] = {"otpauth_url": new.otpauth_url, "secret": new.key_base32}
         return Response(body)
 
+    @document(responses={200: SecretSerializer}, errors=(401, 404), parameters=secret_parameters())
     def retrieve(self, request: Request, user_id: str, secret_id: str) -> Response:
         """Return one secret, with the same fields as the list."""
         owner = self._owner(user_id, staff_permission="view_secret")
         return Response(SecretSerializer(services.get_secret(owner, secret_id)).data)
 
+    @document(
+        request=TokenSerializer,
+        responses={200: EnrollmentSerializer},
+        errors=(400, 401, 404, 409, 415, 429),
+        parameters=secret_parameters(),
+    )
     def enroll(self, request: Request, user_id: str, secret_id: str) -> Response:
         """Activate a pending secret with ``{"token": "<first code>"}``.
 
@@ -156,6 +187,12 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
         body["codes"] = enrollment.codes
         return Response(body)
 
+    @document(
+        request=TokenSerializer,
+        responses={200: CodesSerializer},
+        errors=(400, 401, 404, 409, 415, 429),
+        parameters=secret_parameters(),
+    )
     def codes(self, request: Request, user_id: str, secret_id: str) -> Response:
         """Replace the backup codes, given ``{"token": "<current TOTP code>"}``.
 
@@ -168,6 +205,12 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
             {"codes": services.regenerate_backup_codes(owner, secret_id, data["token"])}
         )
 
+    @document(
+        request=DeleteSecretSerializer,
+        responses={204: None},
+        errors=(400, 401, 404, 415, 429),
+        parameters=secret_parameters(),
+    )
     def destroy(self, request: Request, user_id: str, secret_id: str) -> Response:
         """Delete a secret. An active one needs ``{"token"}`` (TOTP or backup code) or the
         ``X-MFA-Token`` header; a pending one does not. Answers 204.
@@ -190,6 +233,11 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
         # DRF reads ?format= as a renderer switch; the QR code view answers it itself.
         return super().perform_content_negotiation(request, force=force or self.action == "qrcode")
 
+    @document(
+        responses=qr_responses(),
+        errors=(400, 401, 404, 409),
+        parameters=qr_parameters(),
+    )
     def qrcode(self, request: Request, user_id: str, secret_id: str) -> HttpResponse:
         """Return the pending secret's Key URI as a QR code: PNG, or SVG with ``?format=svg``."""
         owner = self._owner(user_id)
@@ -248,10 +296,16 @@ class PasswordLoginView(LoginAPIView):
     the same for both.
     """
 
+    @document(
+        request=PasswordLoginSerializer,
+        responses=login_responses(),
+        errors=(400, 401, 415, 429),
+    )
     def post(self, request: Request) -> Response:
         data = _validated(PasswordLoginSerializer, request.data)
         return self._login(request, data["username"], data["password"])
 
+    @document(responses=login_responses(), errors=(400, 401, 429))
     def get(self, request: Request) -> Response:
         username, password = _basic_credentials(request)
         return self._login(request, username, password)
@@ -289,6 +343,11 @@ class SecondFactorView(LoginAPIView):
     too many wrong codes 429 with Retry-After.
     """
 
+    @document(
+        request=SecondFactorSerializer,
+        responses={200: AccessSerializer},
+        errors=(400, 401, 415, 429),
+    )
     def post(self, request: Request) -> Response:
         data = _validated(SecondFactorSerializer, request.data)
         challenge = read_challenge(data.get("challenge") or _challenge_from_header(request))
@@ -311,6 +370,11 @@ class RefreshView(LoginAPIView):
     Answers 200 ``{"type": "ACCESS", "token", "refresh"?}`` (``refresh`` when rotation is on).
     """
 
+    @document(
+        request=RefreshSerializer,
+        responses={200: RefreshedSerializer},
+        errors=(400, 401, 415, 429),
+    )
     def post(self, request: Request) -> Response:
         data = _validated(RefreshSerializer, request.data)
         return Response(refresh_answer(data["refresh"]))

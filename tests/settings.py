@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
     "django_mfa_enroll",
 ]
 
@@ -92,4 +93,22 @@ MFA_ENROLL = {
 }
 
 # As README recommends for a site's own views: the app's error shape everywhere.
-REST_FRAMEWORK = {"EXCEPTION_HANDLER": "django_mfa_enroll.exceptions.exception_handler"}
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "django_mfa_enroll.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["django_mfa_enroll.schema.without_trailing_slashes"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "django_mfa_enroll.schema.postprocess",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "SecretTypeEnum": "django_mfa_enroll.models.Secret.Type",
+        "SecretStatusEnum": "django_mfa_enroll.models.Secret.Status",
+        "AccessTypeEnum": ["ACCESS"],
+        "ChallengeTypeEnum": ["CHALLENGE"],
+        "LoginMethodEnum": ["totp", "backup_code"],
+    },
+}

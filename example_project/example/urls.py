@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from django_mfa_enroll.admin import use_mfa_login
 
@@ -10,6 +11,9 @@ use_mfa_login(admin.site)  # the admin login asks MFA users for their code
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The OpenAPI 3 schema of every endpoint, and a docs page that reads it.
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # The pages a person clicks through, a client of the API below. Under /site/ so they
     # take none of the API's paths; the app's URLconf leaves "/" free for a redirect.
     path("site/", include("pages.urls")),

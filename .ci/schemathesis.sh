@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Schemathesis against the running example project: every endpoint of its OpenAPI schema,
+# authenticated, a bounded number of examples, the default checks. Loopback only; stops
+# by itself. Uses DATABASE_URL / REDIS_URL from the environment (the PostgreSQL run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=${PYTHON:-.venv/bin/python}
+port=${SCHEMATHESIS_PORT:-8765}
+examples=${SCHEMATHESIS_EXAMPLES:-40}
+export DJANGO_SETTINGS_MODULE=example.settings MFA_AUTH_RATE=1000000/min
+manage() { "$python" example_project/manage.py "$@"; }
+
+manage migrate --noinput -v 0
+manage shell -v 0 -c "
+from django.contrib.auth import get_user_model
+from django_mfa_enroll.models import Secret
+User = get_user_model()
+user, _ = User.objects.get_or_create(username='fuzz')
+user.set_password('fuzz-password-123'); user.save()
+Secret.objects.filter(user=user).delete()
+"
+if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+    echo "port $port is taken: set SCHEMATHESIS_PORT" >&2
+    exit 2
+fi
+"$python" example_project/manage.py runserver "127.0.0.1:$port" --noreload \
+    >/tmp/schemathesis-server.log 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/api/schema/" && break
+    sleep 0.2
+done
+token=$(curl -sf "http://127.0.0.1:$port/auth/password" -H 'Content-Type: application/json' \
+    -d '{"username": "fuzz", "password": "fuzz-password-123"}' |
+    "$python" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+"$(dirname "$python")/schemathesis" run "http://127.0.0.1:$port/api/schema/" \
+    --header "Authorization: jwt $token" \
+    --max-examples "$examples" \
+    --request-timeout 20 \
+    --no-color \
+    "$@"
