@@ -96,12 +96,20 @@ def read_challenge(raw: str) -> ChallengeToken:
     return token
 
 
-def access_answer(user: Any, amr: list[str], auth_time: datetime | None = None) -> dict[str, Any]:
-    """Issue a refresh/access pair carrying ``amr`` (RFC 8176) and ``auth_time``."""
+def access_answer(
+    user: Any, amr: list[str], auth_time: datetime | None = None, secret_id: Any = None
+) -> dict[str, Any]:
+    """Issue a refresh/access pair carrying ``amr`` (RFC 8176) and ``auth_time``.
+
+    After a second factor the pair also names the secret (``sid``): a refresh lives only as
+    long as that secret, so an admin reset ends it even without simplejwt's blacklist.
+    """
     refresh = RefreshToken.for_user(user)
     refresh["amr"] = amr
     if auth_time is not None:
         refresh["auth_time"] = int(auth_time.timestamp())
+    if secret_id is not None:
+        refresh["sid"] = str(secret_id)
     return {
         "type": "ACCESS",
         "token": str(refresh.access_token),
@@ -129,7 +137,13 @@ def refresh_answer(raw: str) -> dict[str, Any]:
         raise exceptions.AuthenticationFailed(
             _("No active account found for this token."), code="no_active_account"
         )
-    if "mfa" not in refresh.get("amr", []) and services.active_secret(user) is not None:
+    if "mfa" in refresh.get("amr", []):
+        if not services.has_active_secret(user, refresh.get("sid")):
+            raise exceptions.AuthenticationFailed(
+                _("The second factor of this login was reset or removed; log in again."),
+                code="mfa_reset",
+            )
+    elif services.active_secret(user) is not None:
         raise exceptions.AuthenticationFailed(
             _("This account now requires a second factor; log in again."), code="mfa_required"
         )

@@ -211,3 +211,44 @@ def check_throttle_rate(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             )
         ]
     return []
+
+
+E007 = "django_mfa_enroll.E007"
+
+
+@register(Tags.security)
+def check_secrets_decrypt(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """The keys in force must decrypt the secrets already stored (start-up, not login)."""
+    from django.db import DatabaseError
+
+    from . import services
+
+    if not _tables_ready():
+        return []
+    try:
+        failures = services.undecryptable_secrets()
+    except (DatabaseError, ValueError, TypeError):
+        return []  # no database yet (before migrate), or keys E001 already reports
+    if failures:
+        return [
+            Error(
+                f"{failures} of the newest stored MFA secrets cannot be decrypted with "
+                "MFA_ENROLL['ENCRYPTION_KEYS'] (or the keys derived from SECRET_KEY and its "
+                "fallbacks): their users could not log in.",
+                hint="Put the key they were encrypted under back in ENCRYPTION_KEYS (after "
+                "the new one), run manage.py mfa_rotate_keys, then remove it.",
+                id=E007,
+            )
+        ]
+    return []
+
+
+def _tables_ready() -> bool:
+    from django.db import DatabaseError, connection
+
+    from .models import Secret
+
+    try:
+        return Secret._meta.db_table in connection.introspection.table_names()
+    except (DatabaseError, RuntimeError):  # no database, or one a test runner keeps closed
+        return False

@@ -6,8 +6,10 @@ services' MFAError alike come out in this one shape, never as an HTML page or a 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
@@ -15,6 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import services
+
+logger = logging.getLogger("django_mfa_enroll")
 
 #: HTTP status of each service error; InvalidCode is 400 here (the login door answers 401).
 STATUS_OF_ERROR: dict[type[services.MFAError], int] = {
@@ -27,7 +31,14 @@ STATUS_OF_ERROR: dict[type[services.MFAError], int] = {
     services.CodeRequired: status.HTTP_400_BAD_REQUEST,
     services.Locked: status.HTTP_429_TOO_MANY_REQUESTS,
     services.ChallengeInvalid: status.HTTP_401_UNAUTHORIZED,
+    services.KeyUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = _("The service is unavailable right now; try again in a few seconds.")
+    default_code = "service_unavailable"
 
 
 class ServiceError(exceptions.APIException):
@@ -91,6 +102,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = ServiceError(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(_("Not found."))
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database went away: say so in JSON, and when to try again; the details go to
+        # the log, never to the client.
+        logger.error("Database unavailable: %s", type(exc).__name__)
+        exc = DatabaseUnavailable()
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
@@ -105,6 +121,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ServiceError):
         for name, value in exc.headers().items():
             response[name] = value
+    if response.status_code == 503:
+        response["Retry-After"] = "5"
     view, request = context.get("view"), context.get("request")
     if response.status_code == 401 and "WWW-Authenticate" not in response and view is not None:
         challenge = view.get_authenticate_header(request)  # RFC 7235 3.1: a 401 names a scheme

@@ -96,6 +96,11 @@ class ChallengeUsed(ChallengeInvalid):
     message = _("This login challenge has been used already; log in with your password again.")
 
 
+class KeyUnavailable(MFAError):
+    code = "key_unavailable"
+    message = _("Multi-factor authentication is unavailable right now; try again later.")
+
+
 class Locked(MFAError):
     code = "too_many_failures"
     message = _("Too many failed attempts; try again later.")
@@ -144,7 +149,13 @@ def encryption_keys() -> tuple[str, ...]:
 
 
 def _key_of(secret: Secret) -> bytes:
-    return crypto.decrypt(secret.encrypted_key, encryption_keys())
+    try:
+        return crypto.decrypt(secret.encrypted_key, encryption_keys())
+    except (crypto.InvalidToken, ValueError):
+        # A key was removed from ENCRYPTION_KEYS too early (system check E007 says so at
+        # start-up). Say it to the operator, and to the user only that MFA is unavailable.
+        logger.error("MFA secret cannot be decrypted with ENCRYPTION_KEYS: secret=%s", secret.pk)
+        raise KeyUnavailable from None
 
 
 def _totp_options() -> dict[str, Any]:
@@ -514,6 +525,29 @@ class SecondFactor:
     @property
     def amr(self) -> list[str]:
         return AMR[self.method]
+
+
+def has_active_secret(user: Any, secret_id: Any) -> bool:
+    """Whether ``secret_id`` names the user's active secret (a token's ``sid`` still holds)."""
+    try:
+        return Secret.objects.filter(
+            pk=_as_uuid(secret_id), user=user, status=Secret.Status.ACTIVE
+        ).exists()
+    except SecretNotFound:
+        return False
+
+
+def undecryptable_secrets(sample: int = 20) -> int:
+    """How many of the newest ``sample`` secrets the configured keys cannot decrypt."""
+    keys = encryption_keys()
+    tokens = Secret.objects.order_by("-created_at").values_list("encrypted_key", flat=True)
+    failures = 0
+    for token in tokens[:sample]:
+        try:
+            crypto.decrypt(token, keys)
+        except (crypto.InvalidToken, ValueError):
+            failures += 1
+    return failures
 
 
 def active_secret(user: Any) -> Secret | None:

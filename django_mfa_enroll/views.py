@@ -361,7 +361,7 @@ class SecondFactorView(LoginAPIView):
             )
         except services.InvalidCode as error:
             raise ServiceError(error, status_code=401) from None
-        return Response(access_answer(factor.user, factor.amr, factor.at))
+        return Response(access_answer(factor.user, factor.amr, factor.at, factor.secret.pk))
 
 
 class RefreshView(LoginAPIView):

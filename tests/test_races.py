@@ -208,3 +208,29 @@ def test_parallel_wrong_codes_on_delete_do_not_outrun_the_delay(active, settings
     results = race(lambda i: services.delete_secret(user, enrollment.secret.pk, "2222-2222-2222"))
     assert sum(isinstance(r, services.Locked) for r in results) == THREADS - 3, results
     assert Secret.objects.get(pk=enrollment.secret.pk).failure_count == 3
+
+
+def test_a_reset_during_logins_leaves_nothing_alive(active, user, clock):
+    """Logins racing an admin reset: whoever wins, no secret, code or refresh outlives it."""
+    from rest_framework.test import APIClient
+
+    _key, enrollment = active
+    challenges = _challenges(THREADS - 1)
+
+    def act(i: int):
+        if i == 0:
+            return services.reset_mfa(user, by="race")
+        return _redeem(challenges[i - 1], backup_code=enrollment.codes[i])
+
+    results = race(act)
+    assert results[0] is True, results[0]
+    assert not Secret.objects.exists() and not BackupCode.objects.exists()
+    logins = results[1:]
+    assert all(r.status_code in (200, 401) for r in logins), [r.status_code for r in logins]
+    for response in logins:
+        if response.status_code == 200:
+            refresh = response.json()["refresh"]
+            again = APIClient().post("/auth/refresh", {"refresh": refresh}, format="json")
+            assert again.status_code == 401, again.content
+        else:
+            assert response.json()["code"] in ("challenge_invalid", "challenge_used")

@@ -1,0 +1,176 @@
+"""A security review, each point a test: logs, forged tokens, error bodies, resets."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+
+import jwt
+import pytest
+from rest_framework.test import APIClient
+
+from django_mfa_enroll import services
+from django_mfa_enroll.models import Secret
+
+from .conftest import PASSWORD, access_token_for
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client):
+    return client.post(
+        "/auth/password", {"username": "alice", "password": PASSWORD}, format="json"
+    ).json()
+
+
+def test_no_code_secret_or_token_in_any_log_record_of_a_full_flow(user, clock, caplog):
+    caplog.set_level(logging.DEBUG)  # every logger, every level
+    seen: list[str] = []
+    client = APIClient()
+    first = login(client)
+    seen += [first["token"], first["refresh"]]
+    client.credentials(HTTP_AUTHORIZATION=f"jwt {first['token']}")
+    created = client.post("/users/me/secrets", {"type": "mfa"}, format="json").json()
+    key = created["secret"]["secret"]
+    seen += [key, created["secret"]["otpauth_url"]]
+    client.put(f"/users/me/secrets/{created['id']}/enroll", {"token": "000000"}, format="json")
+    code = clock.code(key)
+    enrolled = client.put(
+        f"/users/me/secrets/{created['id']}/enroll", {"token": code}, format="json"
+    ).json()
+    seen += [code, *enrolled["codes"]]
+    clock.next_step()
+    anon = APIClient()
+    challenge = login(anon)["token"]
+    seen.append(challenge)
+    anon.post("/auth/totp", {"challenge": challenge, "token": "999999"}, format="json")
+    code = clock.code(key)
+    tokens = anon.post("/auth/totp", {"challenge": challenge, "token": code}, format="json").json()
+    seen += [code, tokens["token"], tokens["refresh"]]
+    anon.post(
+        "/auth/totp", {"challenge": login(anon)["token"], "token": code}, format="json"
+    )  # replay
+    anon.post(
+        "/auth/totp",
+        {"challenge": login(anon)["token"], "backup_code": enrolled["codes"][1]},
+        format="json",
+    )
+    refreshed = anon.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json").json()
+    seen.append(refreshed["token"])
+    clock.next_step()
+    code = clock.code(key)
+    fresh = client.post(
+        f"/users/me/secrets/{created['id']}/codes", {"token": code}, format="json"
+    ).json()
+    seen += [code, *fresh["codes"]]
+    client.delete(f"/users/me/secrets/{created['id']}", {"token": fresh["codes"][0]}, format="json")
+    text = "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records)
+    assert "MFA login second factor accepted" in text and "MFA verification failed" in text
+    leaked = [value for value in seen if value and value in text]
+    assert leaked == []
+
+
+def _forge(token: str, **changes) -> str:
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims.update(changes)
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{forged}.{signature}"
+
+
+def test_a_tampered_access_token_is_refused(user, other_user):
+    token = access_token_for(user)
+    for forged in (
+        _forge(token, user_id=str(other_user.pk)),
+        _forge(token, amr=["pwd", "otp", "mfa"]),
+        token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+    ):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"jwt {forged}")
+        assert client.get("/users/me/secrets").status_code == 401
+
+
+def test_alg_none_access_and_refresh_tokens_are_refused(user):
+    claims = jwt.decode(access_token_for(user), options={"verify_signature": False})
+    unsigned = jwt.encode(claims, key="", algorithm="none")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {unsigned}")
+    assert client.get("/users/me/secrets").status_code == 401
+    refresh = jwt.encode({**claims, "token_type": "refresh"}, key="", algorithm="none")
+    assert APIClient().post("/auth/refresh", {"refresh": refresh}, format="json").status_code == 401
+
+
+def test_a_token_signed_with_another_algorithm_is_refused(user):
+    claims = jwt.decode(access_token_for(user), options={"verify_signature": False})
+    from django.conf import settings
+
+    other = jwt.encode(claims, key=settings.SECRET_KEY, algorithm="HS512")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"jwt {other}")
+    assert client.get("/users/me/secrets").status_code == 401
+
+
+def test_unknown_user_and_wrong_password_answer_the_same(user):
+    answers = [
+        APIClient().post("/auth/password", body, format="json")
+        for body in (
+            {"username": "alice", "password": "wrong"},
+            {"username": "ghost", "password": "wrong"},
+        )
+    ]
+    assert [a.status_code for a in answers] == [401, 401]
+    assert answers[0].json() == answers[1].json()
+    assert answers[0].headers["WWW-Authenticate"] == answers[1].headers["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("get", "/users/me/secrets/not-a-uuid", None),
+        ("post", "/users/me/secrets", {"type": "sms"}),
+        ("put", "/users/me/secrets/00000000-0000-0000-0000-000000000000/enroll", {"token": 1}),
+    ],
+)
+def test_debug_off_error_bodies_carry_no_traceback(api_client, settings, method, path, body):
+    settings.DEBUG = False
+    response = getattr(api_client, method)(path, body, format="json")
+    assert 400 <= response.status_code < 500
+    text = response.content.decode()
+    assert "Traceback" not in text and 'File "' not in text and "django_mfa_enroll/" not in text
+    assert set(response.json()) <= {"code", "status", "message", "errors"}
+
+
+def test_a_refresh_token_dies_with_the_secret_it_was_issued_for(user, clock, enrolled, monkeypatch):
+    # As on a site without simplejwt's token_blacklist app.
+    monkeypatch.setattr(services, "_blacklist_refresh_tokens", lambda user: 0)
+    client = APIClient()
+    challenge = login(client)["token"]
+    tokens = client.post(
+        "/auth/totp", {"challenge": challenge, "token": clock.code(enrolled["key"])}, format="json"
+    ).json()
+    assert (
+        client.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json").status_code
+        == 200
+    )
+    services.reset_mfa(user, by="test")  # no token_blacklist needed for this
+    response = client.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json")
+    assert response.status_code == 401 and response.json()["code"] == "mfa_reset"
+
+
+def test_a_refresh_token_of_an_old_secret_dies_when_mfa_is_set_up_again(
+    user, clock, enrolled, flow
+):
+    client = APIClient()
+    tokens = client.post(
+        "/auth/totp",
+        {"challenge": login(client)["token"], "backup_code": enrolled["codes"][0]},
+        format="json",
+    ).json()
+    flow.client.delete(
+        f"/users/me/secrets/{enrolled['id']}", {"token": enrolled["codes"][1]}, format="json"
+    )
+    flow.enroll()
+    assert Secret.objects.count() == 1
+    response = client.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json")
+    assert response.status_code == 401 and response.json()["code"] == "mfa_reset"
