@@ -336,7 +336,9 @@ def run(
     started = time.monotonic()
     base = database_url.rpartition("/")[2].partition("?")[0]
     sample = 40 if quick else 100
-    rounds = 2 if quick else 4
+    # Short blocks: the two sizes take turns every few runs, so a change in the machine's
+    # load (other processes, PostgreSQL's own work) falls on both alike.
+    rounds = 6 if quick else 20
     runs = {"cheap": 60 if quick else 300, "hashing": 30 if quick else 100}
     urls = {n: common.with_database_name(database_url, f"{base}_{n}") for n in (SMALL, LARGE)}
     for url in urls.values():
@@ -358,12 +360,13 @@ def run(
                         command="measure",
                         op=op_id,
                         runs=count,
-                        warmup=(2 if quick else 5) if round_number == 0 else 1,
+                        warmup=(2 if quick else 5) if round_number == 0 else 0,
                     )
                     collected = raw.setdefault((n, op_id), {k: [] for k in samples})
                     for k, values in samples.items():
                         collected[k].extend(values)
-            log(f"scale: round {round_number + 1}/{rounds} done")
+            if (round_number + 1) % 5 == 0 or round_number + 1 == rounds:
+                log(f"scale: round {round_number + 1}/{rounds} done")
         operations = []
         for op_id, key, name, layer in setups[SMALL]["ops"]:
             small, large = (
