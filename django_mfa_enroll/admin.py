@@ -37,6 +37,10 @@ SHOWN_FIELDS = [
 
 LOGIN_TEMPLATE = "django_mfa_enroll/admin/login.html"
 CONFIRM_TEMPLATE = "django_mfa_enroll/admin/confirm_action.html"
+RESET_QUESTION = _(
+    "Remove the MFA secret and backup codes of these users? They will log in with their "
+    "password alone until they enroll again, and their refresh tokens end."
+)
 
 
 def use_mfa_login(site: admin.AdminSite = admin.site) -> None:
@@ -176,11 +180,7 @@ class SecretAdmin(admin.ModelAdmin):
             queryset,
             action="reset_mfa",
             title=_("Reset MFA"),
-            question=_(
-                "Remove the MFA secret and backup codes of these users? They will log in "
-                "with their password alone until they enroll again, and their refresh "
-                "tokens end."
-            ),
+            question=RESET_QUESTION,
             objects=[secret.user for secret in secrets],
         )
         if page is not None:
@@ -188,47 +188,58 @@ class SecretAdmin(admin.ModelAdmin):
         _reset_users(self, request, [secret.user for secret in secrets])
         return None
 
+    def _act_on_secrets(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        *,
+        action: str,
+        title: Any,
+        question: Any,
+        apply: Any,
+        logged: Any,
+        done: Any,
+    ) -> TemplateResponse | None:
+        """Confirm, then apply a service to each secret, log it, and tell the admin."""
+        secrets = list(queryset.select_related("user"))
+        page = _confirm(
+            self, request, queryset, action=action, title=title, question=question, objects=secrets
+        )
+        if page is not None:
+            return page
+        for secret in secrets:
+            apply(secret, by=request.user)
+            self.log_change(request, secret, str(logged))
+        self.message_user(request, done, messages.SUCCESS)
+        return None
+
     @admin.action(description=_("Revoke backup codes"), permissions=["revoke_backup_codes"])
     def revoke_backup_codes(
         self, request: HttpRequest, queryset: QuerySet
     ) -> TemplateResponse | None:
-        secrets = list(queryset.select_related("user"))
-        page = _confirm(
-            self,
+        return self._act_on_secrets(
             request,
             queryset,
             action="revoke_backup_codes",
             title=_("Revoke backup codes"),
             question=_("Delete every backup code of these secrets? The MFA secrets stay."),
-            objects=secrets,
+            apply=services.revoke_backup_codes,
+            logged=_("Revoked backup codes"),
+            done=_("Backup codes revoked."),
         )
-        if page is not None:
-            return page
-        for secret in secrets:
-            services.revoke_backup_codes(secret, by=request.user)
-            self.log_change(request, secret, str(_("Revoked backup codes")))
-        self.message_user(request, _("Backup codes revoked."), messages.SUCCESS)
-        return None
 
     @admin.action(description=_("Unlock after too many failures"), permissions=["unlock_mfa"])
     def unlock(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
-        secrets = list(queryset.select_related("user"))
-        page = _confirm(
-            self,
+        return self._act_on_secrets(
             request,
             queryset,
             action="unlock",
             title=_("Unlock MFA"),
             question=_("Clear the failure count and lock of these secrets?"),
-            objects=secrets,
+            apply=services.unlock,
+            logged=_("Unlocked MFA"),
+            done=_("Unlocked."),
         )
-        if page is not None:
-            return page
-        for secret in secrets:
-            services.unlock(secret, by=request.user)
-            self.log_change(request, secret, str(_("Unlocked MFA")))
-        self.message_user(request, _("Unlocked."), messages.SUCCESS)
-        return None
 
 
 class MFAStatusFilter(admin.SimpleListFilter):
@@ -286,11 +297,7 @@ class MFAUserAdminMixin:
             queryset,
             action="reset_mfa",
             title=_("Reset MFA"),
-            question=_(
-                "Remove the MFA secret and backup codes of these users? They will log in "
-                "with their password alone until they enroll again, and their refresh "
-                "tokens end."
-            ),
+            question=RESET_QUESTION,
             objects=users,
         )
         if page is not None:
