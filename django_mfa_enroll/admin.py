@@ -271,6 +271,13 @@ class MFAUserAdminMixin:
             pass
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Added to the site's own actions; Django shows it to holders of reset_mfa only.
+        actions = list(self.actions or [])  # type: ignore[has-type]
+        if "reset_mfa" not in actions:
+            self.actions = [*actions, "reset_mfa"]
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         active = Secret.objects.filter(user=OuterRef("pk"), status=Secret.Status.ACTIVE)
         return super().get_queryset(request).annotate(_mfa_enrolled=Exists(active))  # type: ignore[misc]
@@ -304,10 +311,3 @@ class MFAUserAdminMixin:
             return page
         _reset_users(self, request, users)  # type: ignore[arg-type]
         return None
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)  # type: ignore[misc]
-        if self.has_reset_mfa_permission(request):
-            action = type(self).reset_mfa
-            actions["reset_mfa"] = (action, "reset_mfa", action.short_description)  # type: ignore[attr-defined]
-        return actions

@@ -39,31 +39,39 @@ class StrictJSONParser(JSONParser):
             raise exceptions.ParseError(_malformed_message(text, exc)) from None
         except RecursionError:
             raise exceptions.ParseError(_("Malformed JSON: nested too deeply.")) from None
-        if _has_lone_surrogate(data):
-            raise exceptions.ParseError(
-                _("Malformed JSON: a \\u escape names half of a surrogate pair, not a character.")
-            )
+        problem = _problem_in(data)
+        if problem is not None:
+            raise exceptions.ParseError(problem)
         return data
 
 
-def _has_lone_surrogate(data: Any) -> bool:
-    """Whether any string in the parsed body holds an unpaired UTF-16 surrogate.
+#: Deepest nesting a body may have; no endpoint takes more than an object of strings.
+MAX_DEPTH = 32
 
-    Such a string cannot be encoded as UTF-8, so it could reach neither the database nor
-    an error message: refuse it at the door.
+
+def _problem_in(data: Any) -> Any:
+    """Name what the parsed body holds that no endpoint takes, or None.
+
+    Nesting deeper than MAX_DEPTH (Python versions disagree on how deep ``json`` goes
+    before a RecursionError), and strings with an unpaired UTF-16 surrogate, which cannot
+    be encoded as UTF-8 and so could reach neither the database nor an error message.
     """
-    stack = [data]
+    stack = [(data, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return _("Malformed JSON: nested too deeply.")
         if isinstance(item, str):
             if _SURROGATE.search(item):
-                return True
+                return _(
+                    "Malformed JSON: a \\u escape names half of a surrogate pair, not a character."
+                )
         elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            stack.extend((key, depth + 1) for key in item)
+            stack.extend((value, depth + 1) for value in item.values())
         elif isinstance(item, list):
-            stack.extend(item)
-    return False
+            stack.extend((value, depth + 1) for value in item)
+    return None
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -753,16 +753,18 @@ def _notify_reset(user: Any) -> None:
     )
     if not email:
         return
-    send_mail(
-        str(_("Your multi-factor authentication was reset")),
-        str(
-            _(
-                "An administrator reset the multi-factor authentication of your account. "
-                "Your authenticator app and backup codes no longer work for it; set MFA up "
-                "again when you next log in. If you did not ask for this, contact us."
-            )
-        ),
-        None,
-        [email],
-        fail_silently=True,
-    )
+    try:
+        send_mail(
+            str(_("Your multi-factor authentication was reset")),
+            str(
+                _(
+                    "An administrator reset the multi-factor authentication of your account. "
+                    "Your authenticator app and backup codes no longer work for it; set MFA up "
+                    "again when you next log in. If you did not ask for this, contact us."
+                )
+            ),
+            None,
+            [email],
+        )
+    except Exception as exc:  # noqa: BLE001 - a mail outage must not undo or fail the reset
+        logger.warning("MFA reset notice not sent: user=%s error=%s", user.pk, type(exc).__name__)
