@@ -1,9 +1,9 @@
 """Every MFA rule, in one place. Views, admin, backend and commands only call these.
 
 Each function is one transaction. A change that a race could double (accepting a TOTP
-step, spending a backup code) is a conditional UPDATE or happens under a row lock.
-Failures are written outside the transaction that found them, so a rollback never
-un-counts a wrong code.
+step, spending a backup code, a login challenge) is a conditional UPDATE, and every code
+is checked on its secret's locked row. A refused code's failure is written in that same
+transaction, which commits before the error is raised: nothing rolls a failure back.
 """
 
 from __future__ import annotations
@@ -393,7 +393,12 @@ def create_secret(user: Any, *, issuer: str, description: str = "") -> NewSecret
     try:
         with transaction.atomic():
             # Serialise creates for one user: the user row is the lock.
-            get_user_model()._default_manager.select_for_update().filter(pk=user.pk).exists()
+            list(
+                get_user_model()
+                ._default_manager.select_for_update()
+                .filter(pk=user.pk)
+                .values_list("pk", flat=True)
+            )
             existing = Secret.objects.filter(user=user, type=Secret.Type.MFA).first()
             if existing is not None and existing.status == Secret.Status.ACTIVE:
                 raise SecretExists
