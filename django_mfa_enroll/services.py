@@ -585,14 +585,15 @@ def verify_second_factor(
     method = method or _method_of(typed)
     with transaction.atomic():
         try:
-            secret = (
+            rows = list(
                 Secret.objects.select_for_update(of=("self",))
                 .select_related("user")
                 .filter(pk=_as_uuid(secret_id), user_id=user_id, status=Secret.Status.ACTIVE)
-                .first()
+                .order_by()[:1]  # one row by its key: no sort (first() adds Meta.ordering's)
             )
         except (SecretNotFound, ValueError, TypeError, DjangoValidationError):
-            secret = None
+            rows = []
+        secret = rows[0] if rows else None
         if secret is None or not getattr(secret.user, "is_active", True):
             raise ChallengeInvalid
         user = secret.user
