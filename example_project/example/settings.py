@@ -86,6 +86,11 @@ if os.environ.get("REDIS_URL"):
         }
     }
 
+# A load test may swap in a cheap password hasher (benchmarks/flow_load.py): the site's own
+# password cost is not what it measures. Never set this for anything a person uses.
+if os.environ.get("DJANGO_PASSWORD_HASHERS"):
+    PASSWORD_HASHERS = os.environ["DJANGO_PASSWORD_HASHERS"].split(",")
+
 USE_TZ = True
 TIME_ZONE = "UTC"
 STATIC_URL = "static/"
