@@ -67,13 +67,14 @@ class ChallengeToken(Token):
         token = cls()
         token[_jwt().USER_ID_CLAIM] = str(getattr(secret.user, _jwt().USER_ID_FIELD))
         token["sid"] = str(secret.pk)
+        token["uid"] = str(secret.user_id)  # the primary key, whatever USER_ID_FIELD is
         token["epoch"] = secret.challenge_epoch
         token["amr"] = ["pwd"]
         return token
 
     @property
     def user_id(self) -> Any:
-        return self[_jwt().USER_ID_CLAIM]
+        return self["uid"]
 
     @property
     def secret_id(self) -> Any:

@@ -2,7 +2,8 @@
 
 Once a user has an active MFA secret, a password alone logs them in nowhere: not the
 admin, not DRF's Basic or session login, not simplejwt's TokenObtainPairView. A second
-factor passed as ``mfa_code`` (a TOTP code or a backup code) completes the login.
+factor passed as ``mfa_token`` (a TOTP code or a backup code) completes the login. (The
+name holds "token" on purpose: Django masks such credentials in ``user_login_failed``.)
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 
 from . import services
-from .permissions import SESSION_AMR, SESSION_AUTH_TIME
+from .permissions import SESSION_AMR, SESSION_AUTH_TIME, SESSION_SID
 
 
 class _PasswordStage:
@@ -34,12 +37,13 @@ class MFAModelBackend(ModelBackend):
     backends after it.
     """
 
+    @method_decorator(sensitive_variables("password", "mfa_token"))
     def authenticate(
         self,
         request: Any,
         username: str | None = None,
         password: str | None = None,
-        mfa_code: str | None = None,
+        mfa_token: str | None = None,
         mfa_stage: Any = None,
         **kwargs: Any,
     ) -> Any:
@@ -52,16 +56,17 @@ class MFAModelBackend(ModelBackend):
         if secret is None:
             user.mfa_amr = services.AMR[None]
             return user
-        if not mfa_code or not isinstance(mfa_code, str):
+        if not mfa_token or not isinstance(mfa_token, str):
             raise PermissionDenied("second factor required")
         try:
-            factor = services.verify_second_factor(user.pk, secret.pk, mfa_code)
+            factor = services.verify_second_factor(user.pk, secret.pk, mfa_token)
         except services.MFAError as error:
             if request is not None:
                 request.mfa_error = error
             raise PermissionDenied("second factor refused") from None
         user.mfa_amr = factor.amr
         user.mfa_auth_time = int(factor.at.timestamp())
+        user.mfa_secret_id = str(factor.secret.pk)
         return user
 
 
@@ -72,8 +77,11 @@ def remember_amr_in_session(sender: Any, request: Any, user: Any, **kwargs: Any)
     if session is None or amr is None:
         return
     session[SESSION_AMR] = amr
-    auth_time = getattr(user, "mfa_auth_time", None)
-    if auth_time is not None:
-        session[SESSION_AUTH_TIME] = auth_time
-    else:
-        session.pop(SESSION_AUTH_TIME, None)
+    for key, value in (
+        (SESSION_AUTH_TIME, getattr(user, "mfa_auth_time", None)),
+        (SESSION_SID, getattr(user, "mfa_secret_id", None)),
+    ):
+        if value is not None:
+            session[key] = value
+        else:
+            session.pop(key, None)

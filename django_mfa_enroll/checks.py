@@ -48,6 +48,18 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 
 
 W002 = "django_mfa_enroll.W002"
+
+
+def _is_mfa_backend(path: str) -> bool:
+    from .backends import MFAModelBackend
+
+    try:
+        backend = import_string(path)
+    except ImportError:
+        return False
+    return isinstance(backend, type) and issubclass(backend, MFAModelBackend)
+
+
 E002 = "django_mfa_enroll.E002"
 BACKEND = "django_mfa_enroll.backends.MFAModelBackend"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -56,17 +68,30 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 @register(Tags.security)
 def check_backends(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """MFAModelBackend must stand in AUTHENTICATION_BACKENDS, and ModelBackend must not."""
+    from django.contrib.auth.backends import ModelBackend
+
+    from .backends import MFAModelBackend
+
     backends = list(getattr(settings, "AUTHENTICATION_BACKENDS", []))
-    if MODEL_BACKEND in backends:
-        return [
-            Error(
-                "django.contrib.auth.backends.ModelBackend is in AUTHENTICATION_BACKENDS: it "
-                "logs in users who have MFA with their password alone.",
-                hint=f"Replace it with {BACKEND!r}.",
-                id=E002,
-            )
-        ]
-    if BACKEND not in backends:
+    for path in backends:
+        try:
+            backend = import_string(path)
+        except ImportError:
+            continue  # Django's own checks report it
+        if (
+            isinstance(backend, type)
+            and issubclass(backend, ModelBackend)
+            and not issubclass(backend, MFAModelBackend)
+        ):
+            return [
+                Error(
+                    f"{path} is in AUTHENTICATION_BACKENDS: a ModelBackend that logs in users "
+                    "who have MFA with their password alone.",
+                    hint=f"Replace it with {BACKEND!r} (or a subclass of it).",
+                    id=E002,
+                )
+            ]
+    if not any(_is_mfa_backend(path) for path in backends):
         return [
             Warning(
                 "MFAModelBackend is not in AUTHENTICATION_BACKENDS: the admin, DRF's Basic and "

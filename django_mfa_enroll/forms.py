@@ -19,7 +19,8 @@ else:
 
 
 class MFACodeFormMixin(_FormBase):
-    """Adds ``mfa_code`` (a TOTP code or a backup code) and passes it to authenticate()."""
+    """Adds ``mfa_code`` (a TOTP code or a backup code), passed to authenticate() as
+    ``mfa_token``: a name Django masks in the credentials of ``user_login_failed``."""
 
     mfa_code = forms.CharField(
         label=_("Authentication code"),
@@ -44,7 +45,7 @@ class MFACodeFormMixin(_FormBase):
         code = self.cleaned_data.get("mfa_code") or None
         if username is not None and password:
             self.user_cache = authenticate(
-                self.request, username=username, password=password, mfa_code=code
+                self.request, username=username, password=password, mfa_token=code
             )
             if self.user_cache is None:
                 raise self._refusal()

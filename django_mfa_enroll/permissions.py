@@ -7,23 +7,41 @@ from typing import Any
 
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
+from rest_framework_simplejwt.authentication import JWTAuthentication
+
+from . import services
 
 SESSION_AMR = "django_mfa_enroll.amr"
 SESSION_AUTH_TIME = "django_mfa_enroll.auth_time"
+SESSION_SID = "django_mfa_enroll.sid"
 
 
-def authentication_of(request: Any) -> tuple[list[str], int | None]:
-    """Return the request's ``amr`` and ``auth_time``: from its token, else its session."""
+def authentication_of(request: Any) -> tuple[list[str], int | None, Any]:
+    """Return how the request's login authenticated: ``amr``, ``auth_time`` and the secret
+    (``sid``) of its second factor.
+
+    From the access token when a JWT authenticated the request; from the session only when
+    the session did (never another login's session riding along with Basic credentials).
+    """
+    authenticator = getattr(request, "successful_authenticator", None)
     token = getattr(request, "auth", None)
-    if token is not None and hasattr(token, "get"):
-        amr, auth_time = token.get("amr", []), token.get("auth_time")
+    if isinstance(authenticator, JWTAuthentication) and hasattr(token, "get"):
+        claims: Any = token
+    elif isinstance(authenticator, SessionAuthentication):
+        claims = getattr(request, "session", None) or {}
+        claims = {
+            "amr": claims.get(SESSION_AMR, []),
+            "auth_time": claims.get(SESSION_AUTH_TIME),
+            "sid": claims.get(SESSION_SID),
+        }
     else:
-        session = getattr(request, "session", None) or {}
-        amr, auth_time = session.get(SESSION_AMR, []), session.get(SESSION_AUTH_TIME)
+        return [], None, None
+    amr, auth_time = claims.get("amr", []), claims.get("auth_time")
     if not isinstance(amr, list):
         amr = []
-    return amr, auth_time if isinstance(auth_time, int) else None
+    return amr, auth_time if isinstance(auth_time, int) else None, claims.get("sid")
 
 
 class IsMFAVerified(BasePermission):
@@ -33,9 +51,12 @@ class IsMFAVerified(BasePermission):
     code = "mfa_required"
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        return bool(request.user and request.user.is_authenticated) and (
-            "mfa" in authentication_of(request)[0]
-        )
+        if not (request.user and request.user.is_authenticated):
+            return False
+        amr, _auth_time, secret_id = authentication_of(request)
+        # The second factor's secret must still be active: a reset ends MFA-verified status
+        # for the login's tokens and sessions alike (one indexed query, on sensitive views).
+        return "mfa" in amr and services.has_active_secret(request.user, secret_id)
 
 
 def mfa_within(seconds: int) -> type[BasePermission]:

@@ -3,7 +3,6 @@
 Every path answers with and without a trailing slash.
 """
 
-from django.db import transaction
 from django.urls import re_path
 
 from . import views
@@ -11,17 +10,11 @@ from . import views
 app_name = "django_mfa_enroll"
 
 
-def _view(view):  # type: ignore[no-untyped-def]
-    # Outside ATOMIC_REQUESTS: a refused code's failure count must commit even though the
-    # request answers an error (DRF rolls back a request transaction on every error).
-    return transaction.non_atomic_requests(view)
-
-
-secrets_list = _view(views.SecretViewSet.as_view({"get": "list", "post": "create"}))
-secret_detail = _view(views.SecretViewSet.as_view({"get": "retrieve", "delete": "destroy"}))
-secret_enroll = _view(views.SecretViewSet.as_view({"put": "enroll"}))
-secret_qrcode = _view(views.SecretViewSet.as_view({"get": "qrcode"}))
-secret_codes = _view(views.SecretViewSet.as_view({"post": "codes"}))
+secrets_list = views.SecretViewSet.as_view({"get": "list", "post": "create"})
+secret_detail = views.SecretViewSet.as_view({"get": "retrieve", "delete": "destroy"})
+secret_enroll = views.SecretViewSet.as_view({"put": "enroll"})
+secret_qrcode = views.SecretViewSet.as_view({"get": "qrcode"})
+secret_codes = views.SecretViewSet.as_view({"post": "codes"})
 
 _USER = r"users/(?P<user_id>[^/]*)/secrets"
 _SECRET = _USER + r"/(?P<secret_id>[^/]*)"
@@ -32,7 +25,7 @@ urlpatterns = [
     re_path(rf"^{_SECRET}/enroll/*$", secret_enroll, name="secret-enroll"),
     re_path(rf"^{_SECRET}/qrcode/*$", secret_qrcode, name="secret-qrcode"),
     re_path(rf"^{_SECRET}/codes/*$", secret_codes, name="secret-codes"),
-    re_path(r"^auth/password/*$", _view(views.PasswordLoginView.as_view()), name="auth-password"),
-    re_path(r"^auth/totp/*$", _view(views.SecondFactorView.as_view()), name="auth-totp"),
-    re_path(r"^auth/refresh/*$", _view(views.RefreshView.as_view()), name="auth-refresh"),
+    re_path(r"^auth/password/*$", views.PasswordLoginView.as_view(), name="auth-password"),
+    re_path(r"^auth/totp/*$", views.SecondFactorView.as_view(), name="auth-totp"),
+    re_path(r"^auth/refresh/*$", views.RefreshView.as_view(), name="auth-refresh"),
 ]

@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, transaction
 from django.http import HttpResponse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
@@ -70,6 +70,13 @@ class MFAAPIMixin:
     renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer]
     permission_classes: Sequence[Any] = [permissions.IsAuthenticated]
 
+    @classmethod
+    def as_view(cls, *args: Any, **kwargs: Any) -> Any:
+        # Outside ATOMIC_REQUESTS, however a site mounts the view: a refused code's failure
+        # count must commit though the request answers an error (DRF rolls back a request
+        # transaction on every error).
+        return transaction.non_atomic_requests(super().as_view(*args, **kwargs))  # type: ignore[misc]
+
     def get_authenticators(self) -> list[Any]:
         # Read at request time, so override_settings and late configuration both work.
         return [import_string(path)() for path in mfa_settings.AUTHENTICATION_CLASSES]
@@ -122,7 +129,12 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
         if pk is not None and str(pk) == str(me.pk):
             return me
         other = None
-        if pk is not None and staff_permission and me.has_perm(_permission(staff_permission)):
+        if (
+            pk is not None
+            and staff_permission
+            and getattr(me, "is_staff", False)
+            and me.has_perm(_permission(staff_permission))
+        ):
             try:
                 other = model._default_manager.filter(pk=pk).first()
             except (DjangoValidationError, ValueError, TypeError, OverflowError, DataError):

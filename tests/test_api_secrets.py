@@ -719,11 +719,21 @@ def test_results_do_not_print_their_secrets(user, clock):
 # Staff: read others' secrets with view_secret; reset with reset_mfa. Nothing else.
 
 
-def grant(user, *codenames):
+def grant(user, *codenames, staff=True):
     from django.contrib.auth.models import Permission
 
+    user.is_staff = staff
+    user.save()
     user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
     return type(user).objects.get(pk=user.pk)  # a fresh instance: no permission cache
+
+
+def test_permissions_without_staff_status_do_not_reach_others(api_client, user, other_user, clock):
+    theirs = Flow_for(other_user, clock).enroll()
+    grant(user, "view_secret", "reset_mfa", staff=False)
+    assert api_client.get(f"/users/{other_user.pk}/secrets").status_code == 404
+    assert api_client.delete(f"/users/{other_user.pk}/secrets/{theirs['id']}").status_code == 404
+    assert Secret.objects.filter(user=other_user).exists()
 
 
 def test_staff_with_view_permission_reads_others(api_client, user, other_user, clock):

@@ -50,18 +50,20 @@ def test_authenticate_without_mfa_is_the_password(user):
 
 def test_authenticate_with_mfa_needs_the_second_factor(user, enrolled, clock):
     assert authenticate(None, username="alice", password=PASSWORD) is None
-    assert authenticate(None, username="alice", password=PASSWORD, mfa_code="000000") is None
+    assert authenticate(None, username="alice", password=PASSWORD, mfa_token="000000") is None
     logged = authenticate(
-        None, username="alice", password=PASSWORD, mfa_code=clock.code(enrolled["key"])
+        None, username="alice", password=PASSWORD, mfa_token=clock.code(enrolled["key"])
     )
     assert logged == user and logged.mfa_amr == ["pwd", "otp", "mfa"]
-    backup = authenticate(None, username="alice", password=PASSWORD, mfa_code=enrolled["codes"][0])
+    backup = authenticate(None, username="alice", password=PASSWORD, mfa_token=enrolled["codes"][0])
     assert backup == user and backup.mfa_amr == ["pwd", "mfa"]
 
 
 def test_a_code_without_the_right_password_is_nothing(user, enrolled, clock):
     assert (
-        authenticate(None, username="alice", password="wrong", mfa_code=clock.code(enrolled["key"]))
+        authenticate(
+            None, username="alice", password="wrong", mfa_token=clock.code(enrolled["key"])
+        )
         is None
     )
     assert Secret.objects.get().last_step < clock.now.timestamp() // 30  # the code is unspent

@@ -174,3 +174,129 @@ def test_a_refresh_token_of_an_old_secret_dies_when_mfa_is_set_up_again(
     assert Secret.objects.count() == 1
     response = client.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json")
     assert response.status_code == 401 and response.json()["code"] == "mfa_reset"
+
+
+# From the final review.
+
+
+def test_a_failed_login_signal_masks_the_second_factor(user, clock, enrolled, client):
+    from django.contrib.auth.signals import user_login_failed
+
+    seen = []
+    receiver = lambda sender, credentials, **kw: seen.append(credentials)  # noqa: E731
+    user_login_failed.connect(receiver, weak=False)
+    try:
+        client.post(
+            "/admin/login/",
+            {"username": "alice", "password": "typo", "mfa_code": enrolled["codes"][0]},
+        )
+        client.post(
+            "/admin/login/",
+            {"username": "alice", "password": PASSWORD, "mfa_code": "000000"},
+        )
+    finally:
+        user_login_failed.disconnect(receiver)
+    assert len(seen) == 2
+    for credentials in seen:
+        assert enrolled["codes"][0] not in str(credentials) and "000000" not in str(credentials)
+        assert set(credentials) == {"username", "password", "mfa_token"}
+
+
+def test_basic_credentials_do_not_borrow_another_logins_session(user, other_user, clock, enrolled):
+    from django.test import Client
+
+    from .conftest import PASSWORD as PW
+
+    browser = Client()
+    user.is_staff = True
+    user.save()
+    browser.post(
+        "/admin/login/",
+        {"username": "alice", "password": PW, "mfa_code": clock.code(enrolled["key"])},
+    )
+    assert browser.get("/site/sensitive/").status_code == 200  # her own MFA session
+    basic = "Basic " + base64.b64encode(f"{other_user.get_username()}:{PW}".encode()).decode()
+    response = browser.get("/site/sensitive/", HTTP_AUTHORIZATION=basic)
+    assert response.status_code == 403  # mallory's password alone, whatever cookie rides along
+
+
+def test_a_reset_ends_mfa_status_for_sessions_and_access_tokens(user, clock, enrolled):
+    from django.test import Client
+
+    user.is_staff = True
+    user.save()
+    browser = Client()
+    browser.post(
+        "/admin/login/",
+        {"username": "alice", "password": PASSWORD, "mfa_code": clock.code(enrolled["key"])},
+    )
+    api = APIClient()
+    clock.next_step()
+    tokens = api.post(
+        "/auth/totp",
+        {"challenge": login(api)["token"], "token": clock.code(enrolled["key"])},
+        format="json",
+    ).json()
+    api.credentials(HTTP_AUTHORIZATION=f"jwt {tokens['token']}")
+    assert browser.get("/site/sensitive/").status_code == 200
+    assert api.get("/site/sensitive/").status_code == 200
+    services.reset_mfa(user, by="test")
+    assert browser.get("/site/sensitive/").status_code == 403
+    assert api.get("/site/sensitive/").status_code == 403
+
+
+def test_the_admin_refuses_lookups_on_what_it_never_shows(user, clock, enrolled, client):
+    user.is_staff = user.is_superuser = True
+    user.save()
+    client.force_login(user)
+    secret = Secret.objects.get()
+    base = "/admin/django_mfa_enroll/secret/"
+    for lookup in (
+        f"encrypted_key__startswith={secret.encrypted_key[:5]}",
+        "last_step__gt=1",
+        "failure_count=0",
+    ):
+        assert client.get(f"{base}?{lookup}").status_code == 400, lookup
+    assert client.get(f"{base}?status__exact=active&type__exact=mfa&locked=no").status_code == 200
+
+
+@pytest.mark.parametrize("size", ["0", "-1"])
+def test_key_rotation_refuses_a_batch_size_below_one(size):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="batch-size"):
+        call_command("mfa_rotate_keys", "--batch-size", size)
+
+
+def test_a_model_backend_subclass_is_refused_too(settings):
+    from django_mfa_enroll import checks
+
+    settings.AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.AllowAllUsersModelBackend",
+        "django_mfa_enroll.backends.MFAModelBackend",
+    ]
+    assert [m.id for m in checks.check_backends()] == [checks.E002]
+
+
+def test_the_views_stay_outside_atomic_requests_however_they_are_mounted():
+    from django_mfa_enroll import views
+
+    for view in (
+        views.SecondFactorView.as_view(),
+        views.PasswordLoginView.as_view(),
+        views.SecretViewSet.as_view({"put": "enroll"}),
+    ):
+        assert "default" in view._non_atomic_requests
+
+
+def test_login_works_when_user_id_field_is_not_the_primary_key(user, clock, enrolled, settings):
+    settings.SIMPLE_JWT = {"USER_ID_FIELD": "username", "USER_ID_CLAIM": "user_id"}
+    client = APIClient()
+    challenge = login(client)["token"]
+    response = client.post(
+        "/auth/totp", {"challenge": challenge, "token": clock.code(enrolled["key"])}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    client.credentials(HTTP_AUTHORIZATION=f"jwt {response.json()['token']}")
+    assert client.get("/users/me/secrets").status_code == 200

@@ -19,6 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=200)
 
     def handle(self, *args: Any, batch_size: int = 200, **options: Any) -> None:
+        if batch_size < 1:
+            raise CommandError("--batch-size must be 1 or more.")
         try:
             rotated, current = services.rotate_encryption(batch_size=batch_size)
         except crypto.InvalidToken:
