@@ -156,17 +156,20 @@ def backup_code(index: int, slot: int) -> str:
     return SELECTORS[slot] + "".join(ALPHABET[b % len(ALPHABET)] for b in digest[:SECRET_LENGTH])
 
 
-def recreate_database(url: str) -> None:
-    """Drop and create one of the benchmark's own PostgreSQL databases (``mfa_bench*``)."""
+def recreate_database(url: str, prefix: str = "mfa_bench") -> str:
+    """Drop and create one of the benchmarks' own PostgreSQL databases; return its name.
+
+    Only a name starting with ``prefix`` (``mfa_bench``, ``mfa_load``) is ever dropped.
+    """
     import dj_database_url
     import psycopg
 
     config = dj_database_url.parse(url)
     if "postgresql" not in config["ENGINE"]:
-        raise SystemExit(f"the benchmark needs PostgreSQL, not {config['ENGINE']}")
+        raise SystemExit(f"the benchmarks need PostgreSQL, not {config['ENGINE']}")
     name = config["NAME"]
-    if not name.startswith("mfa_bench"):
-        raise SystemExit(f"refusing to drop {name!r}: the benchmark's database is mfa_bench*")
+    if not name.startswith(prefix):
+        raise SystemExit(f"refusing to drop {name!r}: this benchmark's database is {prefix}*")
     conninfo = psycopg.conninfo.make_conninfo(
         host=config.get("HOST") or "127.0.0.1",
         port=config.get("PORT") or 5432,
@@ -178,6 +181,7 @@ def recreate_database(url: str) -> None:
     with psycopg.connect(conninfo, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
+    return name
 
 
 def with_database_name(url: str, name: str) -> str:

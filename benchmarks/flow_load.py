@@ -591,30 +591,6 @@ def prepare_environment(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
-def recreate_database(url: str) -> str:
-    import dj_database_url
-    import psycopg
-
-    config = dj_database_url.parse(url)
-    if "postgresql" not in config["ENGINE"]:
-        raise SystemExit(f"flow_load needs PostgreSQL, not {config['ENGINE']}")
-    name = config["NAME"]
-    if not name.startswith("mfa_load"):
-        raise SystemExit(f"refusing to drop {name!r}: flow_load's database is mfa_load*")
-    conninfo = psycopg.conninfo.make_conninfo(
-        host=config.get("HOST") or HOST,
-        port=config.get("PORT") or 5432,
-        user=config.get("USER") or "postgres",
-        password=config.get("PASSWORD") or None,
-        dbname="postgres",
-        connect_timeout=10,
-    )
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return name
-
-
 def setup_database(users: int) -> list[str]:
     """Migrate, then create the users in one INSERT with one password hash made by Django's
     default hasher (each login still checks it at full cost). Returns their usernames."""
@@ -886,7 +862,7 @@ def main(argv: list[str] | None = None) -> int:
     # Also when started in the background, where a shell leaves SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     env = prepare_environment(args)
-    name = recreate_database(args.database_url)
+    name = common.recreate_database(args.database_url, prefix="mfa_load")
     names = setup_database(args.users)
     out(
         f"flow_load: {args.users} users, {args.seconds:g} s, {args.concurrency} requests in"
