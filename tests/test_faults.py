@@ -71,23 +71,22 @@ def test_a_fault_mid_reset_keeps_mfa_whole(user, clock, monkeypatch, enrolled):
 
 
 def test_a_fault_mid_backup_code_login_leaves_the_code_unspent(user, clock, monkeypatch, enrolled):
-    from django.db.models import QuerySet
+    from django.db import connection
 
     secret = Secret.objects.get()
-    real_update = QuerySet.update
+    table = Secret._meta.db_table
 
-    def update(self, **kwargs):
-        if self.model is Secret and "challenge_epoch" in kwargs:
+    def fail_the_secrets_update(execute, sql, params, many, context):
+        # The statement after the code's UPDATE: the secret's, which spends the challenge.
+        if sql.startswith("UPDATE") and table in sql and "challenge_epoch" in sql:
             raise Boom("injected after the code's UPDATE")
-        return real_update(self, **kwargs)
+        return execute(sql, params, many, context)
 
-    monkeypatch.setattr(QuerySet, "update", update)
-    with pytest.raises(Boom):
+    with connection.execute_wrapper(fail_the_secrets_update), pytest.raises(Boom):
         services.verify_second_factor(
             user.pk, secret.pk, enrolled["codes"][0], epoch=secret.challenge_epoch
         )
     assert not BackupCode.objects.filter(used_at__isnull=False).exists()
-    monkeypatch.setattr(QuerySet, "update", real_update)
     factor = services.verify_second_factor(
         user.pk, secret.pk, enrolled["codes"][0], epoch=secret.challenge_epoch
     )

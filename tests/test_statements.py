@@ -1,0 +1,148 @@
+"""The second factor's hand-written statements (services.py) against what the ORM does.
+
+A TOTP login runs two statements written out rather than compiled by the ORM each time:
+the active secret and its user with the secret's row locked, and the conditional UPDATE
+that accepts the code. These tests hold them to the ORM: the same instances, field by
+field, on SQLite and PostgreSQL, with Django's user and a UUID user; nothing found for
+keys that are not keys; the lock taken; and the ORM's own path where the written one does
+not apply.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+
+from django_mfa_enroll import services
+from django_mfa_enroll.models import Secret
+
+from .conftest import make_user
+from .test_login_mfa import challenge_of, redeem
+
+
+def _orm(secret_pk, user_pk) -> Secret:
+    return Secret.objects.select_related("user").get(pk=secret_pk, user_id=user_pk)
+
+
+def _fields(instance) -> dict:
+    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+
+
+def _written(secret_id, user_id):
+    with transaction.atomic():
+        return services._locked_for_login("default", secret_id, user_id)
+
+
+def test_the_written_select_loads_what_the_orm_loads(anon_client, enrolled, user, clock):
+    # A login first, so that last_step, last_used_at and the epoch are set (and the user's
+    # last_login, a datetime through the converters).
+    redeem(anon_client, challenge_of(anon_client), token=clock.code(enrolled["key"]))
+    get_user_model().objects.filter(pk=user.pk).update(last_login=clock.now)
+    secret = Secret.objects.get()
+    loaded = _written(secret.pk, user.pk)
+    expected = _orm(secret.pk, user.pk)
+    assert type(loaded) is Secret and type(loaded.user) is get_user_model()
+    assert _fields(loaded) == _fields(expected)
+    assert _fields(loaded.user) == _fields(expected.user)
+    assert loaded.last_step is not None and loaded.user.last_login is not None
+    assert loaded.last_used_at.tzinfo is not None  # aware, as the ORM gives it
+    assert (loaded._state.db, loaded._state.adding) == ("default", False)
+    assert (loaded.user._state.db, loaded.user._state.adding) == ("default", False)
+    assert loaded.user_id == loaded.user.pk
+    with CaptureQueriesContext(connection) as captured:
+        assert loaded.user.get_username() == "alice"  # cached: no query
+    assert not captured.captured_queries
+
+
+OURS = object()  # the enrolled secret's or user's own key
+
+
+@pytest.mark.parametrize(
+    "secret_id, user_id",
+    [
+        ("not-a-uuid", OURS),
+        ("", OURS),
+        (uuid.uuid4(), OURS),
+        (OURS, "not-a-key"),
+        (OURS, "99999999999999999999999999"),  # beyond any integer column
+        (OURS, ""),
+        (OURS, []),
+        (OURS, None),
+    ],
+)
+def test_keys_that_name_nothing_load_nothing(enrolled, user, secret_id, user_id):
+    secret = Secret.objects.get()
+    secret_id = secret.pk if secret_id is OURS else secret_id
+    assert _written(secret_id, user.pk if user_id is OURS else user_id) is None
+
+
+def test_another_users_secret_and_a_pending_one_load_nothing(enrolled, user, flow):
+    secret = Secret.objects.get()
+    other = make_user("mallory")
+    assert _written(secret.pk, other.pk) is None
+    Secret.objects.update(status=Secret.Status.PENDING)
+    assert _written(secret.pk, user.pk) is None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
+def test_the_select_locks_the_secrets_row_only(enrolled, user):
+    secret = Secret.objects.get()
+    with CaptureQueriesContext(connection) as captured:
+        _written(secret.pk, user.pk)
+    (select,) = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    assert select.endswith(f'FOR UPDATE OF "{Secret._meta.db_table}"')
+
+
+def test_the_suites_user_models_take_the_written_path():
+    assert services._login_select(connections["default"], get_user_model()) is not None
+
+
+@pytest.fixture
+def orm_only(monkeypatch):
+    """The ORM's path, as for a multi-table user model or a backend the SQL does not fit."""
+    monkeypatch.setattr(services, "_login_select", lambda *args: None)
+
+
+def test_the_orms_path_logs_in_once(orm_only, anon_client, enrolled, user, clock):
+    code = clock.code(enrolled["key"])
+    first = redeem(anon_client, challenge_of(anon_client), token=code)
+    assert first.status_code == 200
+    again = redeem(anon_client, challenge_of(anon_client), token=code)
+    assert again.status_code == 401 and again.json()["code"] == "code_reused"
+    secret = Secret.objects.get()
+    assert services._locked_for_login("default", secret.pk, "not-a-key") is None
+    assert services._locked_for_login("default", secret.pk, user.pk) == secret
+
+
+def _record(secret, clock, epoch=None, step=None) -> bool:
+    with transaction.atomic():
+        return services._record_success(secret, clock.now, epoch, step)
+
+
+def test_the_update_accepts_a_later_step_only(enrolled, clock):
+    secret = Secret.objects.get()
+    step = secret.last_step
+    Secret.objects.update(failure_count=2)
+    assert not _record(secret, clock, step=step)  # the enrolling step again
+    assert not _record(secret, clock, step=step - 1)
+    assert Secret.objects.get().failure_count == 2  # a lost UPDATE changes nothing
+    assert _record(secret, clock, step=step + 1)
+    stored = Secret.objects.get()
+    assert (stored.last_step, stored.failure_count, stored.locked_until) == (step + 1, 0, None)
+    assert stored.last_used_at == clock.now
+    assert (secret.last_step, secret.failure_count) == (step + 1, 0)
+
+
+def test_the_update_spends_the_challenge_once(enrolled, clock):
+    secret = Secret.objects.get()
+    epoch = secret.challenge_epoch
+    assert not _record(secret, clock, epoch=epoch + 1)  # not the current epoch
+    assert _record(secret, clock, epoch=epoch)
+    assert Secret.objects.get().challenge_epoch == epoch + 1 == secret.challenge_epoch
+    assert not _record(secret, clock, epoch=epoch)  # spent
+    assert _record(secret, clock)  # no step, no challenge: the secret's row, once more
+    assert Secret.objects.get().challenge_epoch == epoch + 1
