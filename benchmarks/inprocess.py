@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -29,7 +28,6 @@ from django_mfa_enroll.authentication import ChallengeToken
 from django_mfa_enroll.backends import PASSWORD_STAGE
 from django_mfa_enroll.backup_codes import ALPHABET
 from django_mfa_enroll.models import BackupCode, Secret
-from django_mfa_enroll.throttling import AuthRateThrottle
 
 from . import common
 
@@ -224,18 +222,6 @@ def _clear_failures(secret_id: Any) -> None:
     Secret.objects.filter(pk=secret_id).update(failure_count=0, locked_until=None)
 
 
-def _clear_throttle() -> None:
-    """Forget the per-IP throttle's history before each request.
-
-    DRF's SimpleRateThrottle keeps one timestamp per request in the window; at a site's
-    rate (30/min) a client's list holds at most 30. The benchmark sends thousands of
-    requests from one address, and a list that long would be the benchmark's artefact, not
-    a cost a site pays. The throttle's cache read and write stay in every measurement.
-    """
-
-    cache.delete(AuthRateThrottle.cache_format % {"scope": "mfa_auth", "ident": "127.0.0.1"})
-
-
 def _expect_status(status: int) -> Callable[[Any, Any], None]:
     def check(context: Any, response: Any) -> None:
         if response.status_code != status:
@@ -318,7 +304,6 @@ def operations(harness: Harness) -> list[Op]:
             context = fresh_step(enrolled)
             context.update(extra)
             context["challenge"] = _challenge_header(enrolled.secret_id)
-            _clear_throttle()
             return context
 
         return setup
@@ -375,7 +360,6 @@ def operations(harness: Harness) -> list[Op]:
         return wrapped
 
     def login_setup() -> dict[str, Any]:
-        _clear_throttle()
         return {}
 
     def backend_login(c: Any) -> Any:

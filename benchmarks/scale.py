@@ -37,7 +37,7 @@ from django_mfa_enroll.conf import mfa_settings
 from django_mfa_enroll.models import BackupCode, Secret
 
 from . import common
-from .inprocess import Harness, Op, _clear_throttle, _expect_error, _expect_status, _ok, _post
+from .inprocess import Harness, Op, _expect_error, _expect_status, _ok, _post
 
 SMALL, LARGE = 1_000, 100_000
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,7 +101,6 @@ def _operations(harness: Harness, sample: list[int]) -> list[Op]:
             challenge_epoch=context["epoch"],
         )
         context["challenge"] = f"jwt {ChallengeToken.for_secret(secret)}"
-        _clear_throttle()
         return context
 
     def reset_last() -> dict[str, Any]:

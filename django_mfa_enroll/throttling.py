@@ -17,9 +17,20 @@ logger = logging.getLogger("django_mfa_enroll")
 
 
 class AuthRateThrottle(SimpleRateThrottle):
-    """Limit login attempts per client IP at ``MFA_ENROLL["AUTH_RATE"]`` (e.g. ``30/min``)."""
+    """Limit login attempts per client IP at ``MFA_ENROLL["AUTH_RATE"]`` (e.g. ``30/min``).
+
+    One counter per address and window (a minute for ``/min``), raised with the cache's
+    atomic ``incr``. Requests that overlap each count: DRF's own throttle reads a list of
+    timestamps, appends and writes it back, so overlapping requests overwrite each other's
+    entries and a parallel burst gets past it. A check is one cache operation at any rate
+    (the first of a window, two). A fixed window lets through at most twice the rate across
+    a window's edge; the per-user limit in the database is what stops code guessing.
+    """
 
     scope = "mfa_auth"
+    num_requests: int  # both set from the rate by DRF's __init__
+    duration: int  # seconds
+    window_ends: float
 
     def get_rate(self) -> str | None:
         # Read at request time (DRF binds THROTTLE_RATES at import).
@@ -35,18 +46,40 @@ class AuthRateThrottle(SimpleRateThrottle):
             return str(request.META.get("REMOTE_ADDR", ""))
         return super().get_ident(request)
 
-    def allow_request(self, request: Any, view: Any) -> bool:
-        """Throttle through the cache; with the cache down, let the request through.
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
-        The per-user failure limit lives in the database (services.py) and holds without
-        any cache, so a cache outage weakens only this per-IP layer, never the lock. Failing
-        open keeps logins working through the outage; the log says so.
+    def allow_request(self, request: Any, view: Any) -> bool:
+        """Count the request in its window; refuse it past the rate.
+
+        With the cache down, let the request through: the per-user failure limit lives in
+        the database (services.py) and holds without any cache, so an outage weakens only
+        this per-IP layer, never the lock. Failing open keeps logins working through the
+        outage; the log says so.
         """
+        if self.rate is None:
+            return True
+        self.now = self.timer()
+        window = int(self.now // self.duration)
         try:
-            return bool(super().allow_request(request, view))
+            count = self._count(f"{self.get_cache_key(request, view)}_{window}")
         except Exception as exc:  # noqa: BLE001 - any cache backend's connection error
             logger.warning("Login throttle skipped, cache unavailable: %s", type(exc).__name__)
             return True
+        if count <= self.num_requests:
+            return True
+        self.window_ends = (window + 1) * self.duration
+        return False
 
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    def _count(self, key: str) -> int:
+        try:
+            return int(self.cache.incr(key))
+        except ValueError:  # no counter yet: the window's first request
+            # It outlives its window, so it cannot expire between a check and an incr.
+            if self.cache.add(key, 1, timeout=2 * self.duration):
+                return 1
+            return int(self.cache.incr(key))  # another request made it meanwhile
+
+    def wait(self) -> float:
+        """Seconds until the window ends (Retry-After)."""
+        return max(1.0, self.window_ends - self.timer())

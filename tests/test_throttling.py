@@ -1,0 +1,95 @@
+"""The per-IP throttle on /auth/*: an atomic counter per address and window."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIRequestFactory
+
+from django_mfa_enroll.throttling import AuthRateThrottle
+
+from .test_races import race
+
+
+def _request(address: str):
+    return APIRequestFactory().post("/auth/password", REMOTE_ADDR=address)
+
+
+@pytest.fixture
+def address() -> str:
+    # The cache outlives a test (Redis in the PostgreSQL run): an address of its own.
+    return f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+
+
+def _rate(settings, rate: str) -> None:
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "AUTH_RATE": rate}
+
+
+def test_a_parallel_burst_is_counted_request_by_request(settings, address):
+    # A read-append-write log (DRF's SimpleRateThrottle) loses counts here and lets more
+    # than the rate through; an atomic increment cannot.
+    _rate(settings, "10/min")
+    allowed = race(lambda _i: AuthRateThrottle().allow_request(_request(address), None), n=30)
+    assert not [result for result in allowed if isinstance(result, Exception)]
+    assert allowed.count(True) == 10
+    assert allowed.count(False) == 20
+
+
+class CountingCache:
+    """The real cache, counting the operations the throttle makes on it."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str):
+        self.calls.append(name)
+        return getattr(cache, name)
+
+
+def test_a_check_is_one_cache_operation_whatever_the_rate(settings, address, monkeypatch):
+    counting = CountingCache()
+    monkeypatch.setattr(AuthRateThrottle, "cache", counting)
+    monkeypatch.setattr(AuthRateThrottle, "timer", lambda self: 1_800_000_000.0)
+    for rate in ("1000/min", "1000000/min"):
+        _rate(settings, rate)
+        counting.calls.clear()
+        AuthRateThrottle().allow_request(_request(address + rate), None)
+        assert counting.calls == ["incr", "add"]  # the window's first request
+        counting.calls.clear()
+        for _ in range(500):
+            assert AuthRateThrottle().allow_request(_request(address + rate), None)
+        assert counting.calls == ["incr"] * 500
+
+
+def test_the_window_ends_and_retry_after_says_when(settings, address, monkeypatch):
+    _rate(settings, "3/min")
+    now = [1_800_000_000.0 + 50]  # 10 s before a minute's end (1,800,000,000 is one)
+    monkeypatch.setattr(AuthRateThrottle, "timer", lambda self: now[0])
+    throttles = [AuthRateThrottle() for _ in range(4)]
+    assert [t.allow_request(_request(address), None) for t in throttles] == [True] * 3 + [False]
+    assert throttles[3].wait() == 10
+    now[0] += 9.5
+    assert throttles[3].wait() == 1  # never less than a second
+    assert not AuthRateThrottle().allow_request(_request(address), None)
+    now[0] += 1  # the next minute
+    assert AuthRateThrottle().allow_request(_request(address), None)
+
+
+def test_other_addresses_have_their_own_count(settings, address):
+    _rate(settings, "2/min")
+    assert [AuthRateThrottle().allow_request(_request(address), None) for _ in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    assert AuthRateThrottle().allow_request(_request(address + "1"), None)
+
+
+def test_no_rate_no_throttle_and_no_cache(settings, address, monkeypatch):
+    counting = CountingCache()
+    monkeypatch.setattr(AuthRateThrottle, "cache", counting)
+    _rate(settings, None)
+    assert all(AuthRateThrottle().allow_request(_request(address), None) for _ in range(50))
+    assert counting.calls == []
