@@ -145,6 +145,24 @@ def user_key(index: int) -> bytes:
     return hashlib.sha256(f"mfa-bench-key-{index}".encode()).digest()[:20]
 
 
+def challenge_for(index: int, epoch: int = 0) -> str:
+    """A login challenge for seeded user ``index``, as /auth/password issues it, minted by the
+    app's own ``ChallengeToken.for_secret`` from a stand-in for the secret (no query)."""
+    from types import SimpleNamespace
+
+    from rest_framework_simplejwt.settings import api_settings as jwt_settings
+
+    from django_mfa_enroll.authentication import ChallengeToken
+
+    secret = SimpleNamespace(
+        pk=secret_uuid(index),
+        user_id=user_uuid(index),
+        user=SimpleNamespace(**{jwt_settings.USER_ID_FIELD: user_uuid(index)}),
+        challenge_epoch=epoch,
+    )
+    return str(ChallengeToken.for_secret(secret))
+
+
 SELECTORS = "23456789ab"  # the ten selectors each seeded user's set has
 
 

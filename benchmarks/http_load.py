@@ -22,7 +22,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from django.db import connections
@@ -30,7 +29,6 @@ from django.utils import timezone
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
-from django_mfa_enroll.authentication import ChallengeToken
 from django_mfa_enroll.conf import mfa_settings
 
 from . import common, loadgen
@@ -101,16 +99,6 @@ def _worker_cpu_seconds(master: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _challenge(index: int) -> str:
-    secret = SimpleNamespace(
-        pk=common.secret_uuid(index),
-        user_id=common.user_uuid(index),
-        user=SimpleNamespace(**{jwt_settings.USER_ID_FIELD: common.user_uuid(index)}),
-        challenge_epoch=0,
-    )
-    return str(ChallengeToken.for_secret(secret))
-
-
 def _access(index: int) -> str:
     token = AccessToken()
     token[jwt_settings.USER_ID_CLAIM] = str(common.user_uuid(index))
@@ -142,7 +130,7 @@ def _phase(
 ) -> dict[str, Any]:
     if kind == "totp":
         path = "/auth/totp"
-        items = [(_challenge(i), common.user_key(i).hex()) for i in indexes]
+        items = [(common.challenge_for(i), common.user_key(i).hex()) for i in indexes]
     else:
         path = "/bench/floor"
         items = [(_access(i),) for i in indexes]

@@ -21,7 +21,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import IO, Any, cast
 
 from django.contrib.auth import get_user_model
@@ -32,7 +31,6 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from django_mfa_enroll import services
-from django_mfa_enroll.authentication import ChallengeToken
 from django_mfa_enroll.conf import mfa_settings
 from django_mfa_enroll.models import BackupCode, Secret
 
@@ -94,13 +92,7 @@ def _operations(harness: Harness, sample: list[int]) -> list[Op]:
         return {"index": index, "code": code, "wrong": common.wrong_code(code), "epoch": epoch}
 
     def challenge(context: dict[str, Any]) -> dict[str, Any]:
-        index = context["index"]
-        secret = SimpleNamespace(
-            pk=common.secret_uuid(index),
-            user=SimpleNamespace(**{jwt_settings.USER_ID_FIELD: common.user_uuid(index)}),
-            challenge_epoch=context["epoch"],
-        )
-        context["challenge"] = f"jwt {ChallengeToken.for_secret(secret)}"
+        context["challenge"] = f"jwt {common.challenge_for(context['index'], context['epoch'])}"
         return context
 
     def reset_last() -> dict[str, Any]:
