@@ -20,7 +20,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Field, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -293,9 +293,14 @@ def _winner(secret: Secret, epoch: int | None) -> QuerySet[Secret]:
 # The second factor's statements, written out. Django builds and compiles a queryset anew
 # on each call: about 1 ms of CPU for the two statements of a TOTP login, more than the
 # database spends on them. They run on every login, so their SQL is built once per
-# connection (names quoted by its backend) and sent with the values as parameters, each
+# database (names quoted by its backend) and sent with the values as parameters, each
 # prepared by its field as the ORM would; rows come back through the fields' converters
 # and ``Model.from_db``, as the ORM's do. tests/test_statements.py holds them to the ORM.
+
+
+def _field(name: str) -> Any:
+    """One of Secret's columns (``_meta.get_field`` also knows relations; these are not)."""
+    return Secret._meta.get_field(name)
 
 
 @dataclass(frozen=True)
@@ -305,38 +310,44 @@ class _Columns:
     model: Any
     sql: str
     attnames: tuple[str, ...]
-    converters: tuple[tuple[Any, tuple[Callable[..., Any], ...]], ...]
 
     @classmethod
     def of(cls, model: Any, connection: Any) -> _Columns:
         quote = connection.ops.quote_name
-        opts = model._meta
-        table = quote(opts.db_table)
-        fields = opts.concrete_fields
-        cols = [field.get_col(opts.db_table) for field in fields]
+        fields = model._meta.concrete_fields
+        table = quote(model._meta.db_table)
         return cls(
             model,
             ", ".join(f"{table}.{quote(field.column)}" for field in fields),
             tuple(field.attname for field in fields),
-            tuple((col, tuple(_converters(col, connection))) for col in cols),
         )
 
     def load(self, connection: Any, values: Any) -> Any:
         row = list(values)
-        for index, (col, converters) in enumerate(self.converters):
+        for index, (col, converters) in enumerate(_converters_of(connection, self.model)):
             for convert in converters:
                 row[index] = convert(row[index], col, connection)
         return self.model.from_db(connection.alias, self.attnames, row)
 
 
-def _field(name: str) -> Any:
-    """One of Secret's columns (``_meta.get_field`` also knows relations; these are not)."""
-    return Secret._meta.get_field(name)
+_CONVERTERS = "_django_mfa_enroll_converters"
 
 
-def _converters(col: Any, connection: Any) -> list[Callable[..., Any]]:
-    """What the ORM applies to a column's value as it comes back: backend's, then field's."""
-    return list(connection.ops.get_db_converters(col)) + list(col.get_db_converters(connection))
+def _converters_of(connection: Any, model: Any) -> tuple[Any, ...]:
+    """What the ORM applies to each of the model's columns as it comes back: (col, functions).
+
+    Kept on the connection object itself: a backend's converters are its connection's own
+    methods, and so they go with it (one per thread; under ASGI, one per request).
+    """
+    known = connection.__dict__.setdefault(_CONVERTERS, {})
+    if model not in known:
+        table = model._meta.db_table
+        cols = [field.get_col(table) for field in model._meta.concrete_fields]
+        known[model] = tuple(
+            (col, (*connection.ops.get_db_converters(col), *col.get_db_converters(connection)))
+            for col in cols
+        )
+    return known[model]
 
 
 @dataclass(frozen=True)
@@ -346,13 +357,29 @@ class _LoginSelect:
     user: _Columns
 
 
-@functools.lru_cache(maxsize=32)
+def _plain_columns(model: Any) -> bool:
+    """Whether every column of the model is selected as itself (a geometry is not)."""
+    return all(
+        type(field).select_format is Field.select_format for field in model._meta.concrete_fields
+    )
+
+
 def _login_select(connection: Any, user_model: Any) -> _LoginSelect | None:
+    return _login_select_for(connection.alias, connection.vendor, user_model)
+
+
+@functools.lru_cache(maxsize=32)
+def _login_select_for(alias: str, vendor: str, user_model: Any) -> _LoginSelect | None:
     """The active secret and its user by the secret's and the user's keys, the secret's row
-    locked; None where only the ORM knows how (a multi-table user model, a backend that
-    puts FOR UPDATE elsewhere)."""
+    locked; None where only the ORM knows how (a multi-table user model, a column the ORM
+    selects through a function, a backend that puts FOR UPDATE elsewhere)."""
+    connection = connections[alias]
     features = connection.features
-    if user_model._meta.concrete_model._meta.parents or features.for_update_after_from:
+    if (
+        user_model._meta.concrete_model._meta.parents
+        or not _plain_columns(user_model)
+        or features.for_update_after_from
+    ):
         return None
     quote = connection.ops.quote_name
     opts = Secret._meta
@@ -377,11 +404,18 @@ def _login_select(connection: Any, user_model: Any) -> _LoginSelect | None:
     return _LoginSelect(f"{sql} ON {join} WHERE {where}{lock}", secret, user)
 
 
-def _user_key(field: Any, value: Any) -> Any:
-    """The value as the user model's key, or ValidationError (out of the column's range, say:
-    the ORM finds nothing for it; a database refuses it)."""
+def _user_key(field: Any, value: Any, connection: Any) -> Any:
+    """The value as the user model's key, as the ORM would look it up; ValueError where the
+    ORM finds nothing for it (an integer beyond the column's range, which a database would
+    refuse)."""
     key = field.to_python(value)
-    field.run_validators(key)
+    if isinstance(key, int):
+        try:
+            low, high = connection.ops.integer_field_range(field.get_internal_type())
+        except KeyError:  # not an integer column after all
+            return key
+        if not low <= key <= high:
+            raise ValueError("out of the column's range")
     return key
 
 
@@ -410,10 +444,10 @@ def _locked_for_login(alias: str, secret_id: Any, user_id: Any) -> Secret | None
     try:
         params = [
             opts.pk.get_db_prep_value(secret_pk, connection),
-            target.get_db_prep_value(_user_key(target, user_id), connection),
+            target.get_db_prep_value(_user_key(target, user_id, connection), connection),
             str(Secret.Status.ACTIVE),
         ]
-    except (DjangoValidationError, ValueError, TypeError, OverflowError):
+    except (DjangoValidationError, ValueError, TypeError):
         return None  # not a key of this user model
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, params)
@@ -426,9 +460,9 @@ def _locked_for_login(alias: str, secret_id: Any, user_id: Any) -> Secret | None
     return secret
 
 
-@functools.lru_cache(maxsize=64)
-def _success_sql(connection: Any, step: bool, challenge: bool) -> str:
-    quote = connection.ops.quote_name
+@functools.lru_cache(maxsize=32)
+def _success_sql(alias: str, vendor: str, step: bool, challenge: bool) -> str:
+    quote = connections[alias].ops.quote_name
 
     def column(name: str) -> str:
         return quote(_field(name).column)
@@ -470,7 +504,8 @@ def _record_success(
     if epoch is not None:
         params.append(_field("challenge_epoch").get_db_prep_value(epoch, connection))
     with connection.cursor() as cursor:
-        cursor.execute(_success_sql(connection, step is not None, epoch is not None), params)
+        sql = _success_sql(alias, connection.vendor, step is not None, epoch is not None)
+        cursor.execute(sql, params)
         won = cursor.rowcount == 1
     if won:
         secret.last_used_at, secret.failure_count, secret.locked_until = now, 0, None
@@ -526,7 +561,7 @@ def _consume_backup_code(
         return InvalidCode()
     if not backup_codes.check(code, row.code_hash):
         return InvalidCode()
-    with transaction.atomic():
+    with transaction.atomic(using=router.db_for_write(Secret, instance=secret)):
         # The conditional UPDATE is the spend: of two requests with one code, one wins.
         if not BackupCode.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
             return ReusedCode()

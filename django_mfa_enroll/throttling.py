@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.cache.backends.base import BaseCache
 from rest_framework.throttling import SimpleRateThrottle
 
 from .conf import mfa_settings
@@ -20,11 +21,13 @@ class AuthRateThrottle(SimpleRateThrottle):
     """Limit login attempts per client IP at ``MFA_ENROLL["AUTH_RATE"]`` (e.g. ``30/min``).
 
     One counter per address and window (a minute for ``/min``), raised with the cache's
-    atomic ``incr``. Requests that overlap each count: DRF's own throttle reads a list of
-    timestamps, appends and writes it back, so overlapping requests overwrite each other's
-    entries and a parallel burst gets past it. A check is one cache operation at any rate
-    (the first of a window, two). A fixed window lets through at most twice the rate across
-    a window's edge; the per-user limit in the database is what stops code guessing.
+    ``incr``, which Redis, Memcached and the local-memory cache make atomic: requests that
+    overlap each count. DRF's own throttle reads a list of timestamps, appends and writes it
+    back, so overlapping requests overwrite each other's entries and a parallel burst gets
+    past it. A check is one call to the cache at any rate (a window's first, two). A fixed
+    window lets through at most twice the rate across a window's edge; the per-user limit in
+    the database is what stops code guessing. Caches with no ``incr`` of their own (file,
+    database) get a read and a write with the window's timeout, as DRF's throttle does.
     """
 
     scope = "mfa_auth"
@@ -72,6 +75,12 @@ class AuthRateThrottle(SimpleRateThrottle):
         return False
 
     def _count(self, key: str) -> int:
+        if getattr(self.cache.incr, "__func__", None) is BaseCache.incr:
+            # BaseCache.incr is a get and a set with the cache's default timeout, which
+            # could end the counter before its window does: write the timeout ourselves.
+            count = int(self.cache.get(key, 0)) + 1
+            self.cache.set(key, count, timeout=2 * self.duration)
+            return count
         try:
             return int(self.cache.incr(key))
         except ValueError:  # no counter yet: the window's first request

@@ -10,12 +10,17 @@ not apply.
 
 from __future__ import annotations
 
+import gc
+import threading
 import uuid
+import weakref
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, connections, transaction
-from django.test.utils import CaptureQueriesContext
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
+from django.db import connection, connections, models, transaction
+from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from django_mfa_enroll import services
 from django_mfa_enroll.models import Secret
@@ -99,6 +104,68 @@ def test_the_select_locks_the_secrets_row_only(enrolled, user):
 
 def test_the_suites_user_models_take_the_written_path():
     assert services._login_select(connections["default"], get_user_model()) is not None
+
+
+@isolate_apps("django_mfa_enroll")
+def test_a_multi_table_or_geometry_user_model_takes_the_orms_path():
+    class Person(models.Model):  # noqa: DJ008
+        class Meta:
+            app_label = "django_mfa_enroll"
+
+    class Member(Person):  # noqa: DJ008 - multi-table: its parent's columns live in another table
+        class Meta:
+            app_label = "django_mfa_enroll"
+
+    class Proxied(Person):  # noqa: DJ008
+        class Meta:
+            app_label = "django_mfa_enroll"
+            proxy = True
+
+    class PointField(models.BinaryField):
+        def select_format(self, compiler, sql, params):  # as GIS fields wrap theirs
+            return f"AsBinary({sql})", params
+
+    class Located(models.Model):  # noqa: DJ008
+        where = PointField()
+
+        class Meta:
+            app_label = "django_mfa_enroll"
+
+    connection = connections["default"]
+    assert services._login_select(connection, Member) is None
+    assert services._login_select(connection, Located) is None
+    assert services._login_select(connection, Proxied) is not None
+    assert services._login_select(connection, Person) is not None
+
+
+def test_a_user_key_is_read_as_the_orm_reads_it_validators_aside():
+    connection = connections["default"]
+    # The ORM looks a key up without running its validators: neither may this.
+    key = models.CharField(primary_key=True, validators=[RegexValidator("^[a-z]+$")])
+    assert services._user_key(key, "bob2", connection) == "bob2"
+    assert services._user_key(models.AutoField(primary_key=True), "42", connection) == 42
+    with pytest.raises(ValueError):
+        services._user_key(models.AutoField(primary_key=True), str(2**64), connection)
+    with pytest.raises(DjangoValidationError):
+        services._user_key(models.AutoField(primary_key=True), "forty-two", connection)
+
+
+def test_the_sql_is_built_once_per_database_and_converters_die_with_their_thread():
+    seen, alive = [], []
+
+    def in_a_thread():
+        connection = connections["default"]  # this thread's own connection object
+        seen.append(services._login_select(connection, get_user_model()))
+        assert services._converters_of(connection, Secret)
+        alive.append(weakref.ref(connection))
+
+    threads = [threading.Thread(target=in_a_thread) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+        thread.join()
+    gc.collect()
+    assert seen[0] is seen[1] is seen[2]  # one statement for every thread's connection
+    assert [ref() for ref in alive] == [None] * 3  # nothing keeps a finished thread's
 
 
 @pytest.fixture

@@ -44,8 +44,13 @@ class CountingCache:
         self.calls: list[str] = []
 
     def __getattr__(self, name: str):
-        self.calls.append(name)
-        return getattr(cache, name)
+        method = getattr(cache, name)
+
+        def call(*args, **kwargs):
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return call
 
 
 def test_a_check_is_one_cache_operation_whatever_the_rate(settings, address, monkeypatch):
@@ -93,3 +98,22 @@ def test_no_rate_no_throttle_and_no_cache(settings, address, monkeypatch):
     _rate(settings, None)
     assert all(AuthRateThrottle().allow_request(_request(address), None) for _ in range(50))
     assert counting.calls == []
+
+
+def test_a_cache_without_an_incr_of_its_own_keeps_the_count_for_the_window(
+    settings, address, monkeypatch, tmp_path
+):
+    # BaseCache.incr (file and database caches) is a get and a set with the cache's default
+    # timeout: a count kept that way would die after TIMEOUT, long before an hour's window.
+    import time
+
+    from django.core.cache.backends.filebased import FileBasedCache
+
+    monkeypatch.setattr(AuthRateThrottle, "cache", FileBasedCache(str(tmp_path), {"TIMEOUT": 1}))
+    monkeypatch.setattr(AuthRateThrottle, "timer", lambda self: 1_800_000_000.0 + 60)
+    _rate(settings, "3/hour")
+    checks = [AuthRateThrottle().allow_request(_request(address), None) for _ in range(4)]
+    assert checks == [True, True, True, False]
+    later = time.time() + 5  # the cache's clock past its TIMEOUT, the window still open
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert not AuthRateThrottle().allow_request(_request(address), None)
