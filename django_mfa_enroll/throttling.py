@@ -24,9 +24,10 @@ class AuthRateThrottle(SimpleRateThrottle):
     ``incr``, which Redis, Memcached and the local-memory cache make atomic: requests that
     overlap each count. DRF's own throttle reads a list of timestamps, appends and writes it
     back, so overlapping requests overwrite each other's entries and a parallel burst gets
-    past it. A check is one call to the cache at any rate (a window's first, two). A fixed
-    window lets through at most twice the rate across a window's edge; the per-user limit in
-    the database is what stops code guessing. Caches with no ``incr`` of their own (file,
+    past it. A check is one call to the cache at any rate (a window's first, two), and with
+    Django's Redis backend one round trip (its ``incr`` would make two). A fixed window lets
+    through at most twice the rate across a window's edge; the per-user limit in the
+    database is what stops code guessing. Caches with no ``incr`` of their own (file,
     database) get a read and a write with the window's timeout, as DRF's throttle does.
     """
 
@@ -75,6 +76,17 @@ class AuthRateThrottle(SimpleRateThrottle):
         return False
 
     def _count(self, key: str) -> int:
+        client = _redis_client(self.cache)
+        if client is not None:
+            # Django's Redis backend makes incr an EXISTS and an INCR, two round trips, on
+            # every login request: one INCR (it starts a missing counter at 1) does it.
+            full_key = self.cache.make_and_validate_key(key)
+            redis = client.get_client(full_key, write=True)
+            count = int(redis.incr(full_key))
+            if count == 1:  # (a worker killed right here leaves a past window's counter
+                # without expiry: never read again, a few bytes)
+                redis.expire(full_key, 2 * self.duration)
+            return count
         if getattr(self.cache.incr, "__func__", None) is BaseCache.incr:
             # BaseCache.incr is a get and a set with the cache's default timeout, which
             # could end the counter before its window does: write the timeout ourselves.
@@ -92,3 +104,12 @@ class AuthRateThrottle(SimpleRateThrottle):
     def wait(self) -> float:
         """Seconds until the window ends (Retry-After)."""
         return max(1.0, self.window_ends - self.timer())
+
+
+def _redis_client(cache: Any) -> Any:
+    """The client of Django's own Redis backend (``RedisCache._cache``, there since Django
+    4.0), else None: any other cache, or a Django that moved it, takes the generic path."""
+    from django.core.cache.backends.redis import RedisCacheClient
+
+    client = getattr(cache, "_cache", None)
+    return client if isinstance(client, RedisCacheClient) else None

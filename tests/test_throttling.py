@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIRequestFactory
 
-from django_mfa_enroll.throttling import AuthRateThrottle
+from django_mfa_enroll.throttling import AuthRateThrottle, _redis_client
 
 from .test_races import race
 
@@ -117,3 +117,43 @@ def test_a_cache_without_an_incr_of_its_own_keeps_the_count_for_the_window(
     later = time.time() + 5  # the cache's clock past its TIMEOUT, the window still open
     monkeypatch.setattr(time, "time", lambda: later)
     assert not AuthRateThrottle().allow_request(_request(address), None)
+
+
+redis_only = pytest.mark.skipif(
+    _redis_client(cache) is None,
+    reason="Django's Redis cache backend: set REDIS_URL (the PostgreSQL + Redis pass does)",
+)
+
+
+@redis_only
+def test_with_djangos_redis_backend_a_check_is_one_redis_command(settings, address, monkeypatch):
+    from redis import Redis
+
+    commands: list[str] = []
+    real = Redis.execute_command
+
+    def counting(self, *args, **options):
+        commands.append(str(args[0]))
+        return real(self, *args, **options)
+
+    monkeypatch.setattr(Redis, "execute_command", counting)
+    monkeypatch.setattr(AuthRateThrottle, "timer", lambda self: 1_800_000_000.0)
+    _rate(settings, "5/min")
+    assert AuthRateThrottle().allow_request(_request(address), None)
+    assert commands == ["INCRBY", "EXPIRE"]  # the window's first: its counter gets a TTL
+    commands.clear()
+    checks = [AuthRateThrottle().allow_request(_request(address), None) for _ in range(6)]
+    assert checks == [True] * 4 + [False] * 2
+    assert commands == ["INCRBY"] * 6  # Django's own incr would send EXISTS first
+    key = cache.make_and_validate_key(f"throttle_mfa_auth_{address}_{1_800_000_000 // 60}")
+    ttl = _redis_client(cache).get_client(key).ttl(key)
+    assert 60 < ttl <= 120  # it outlives its window, and then goes
+    assert cache.get(key.split(":", 2)[2]) == 7  # readable through Django's cache
+
+
+def test_other_caches_take_the_generic_path():
+    class NotRedis:
+        _cache = {}  # LocMemCache has a _cache too: a dict
+
+    assert _redis_client(NotRedis()) is None
+    assert _redis_client(object()) is None
