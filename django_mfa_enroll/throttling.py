@@ -14,6 +14,11 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from .conf import mfa_settings
 
+try:
+    from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+except ImportError:  # a Django that moved them: the generic path serves every cache
+    RedisCache = RedisCacheClient = None  # type: ignore[assignment,misc]
+
 logger = logging.getLogger("django_mfa_enroll")
 
 
@@ -25,7 +30,7 @@ class AuthRateThrottle(SimpleRateThrottle):
     overlap each count. DRF's own throttle reads a list of timestamps, appends and writes it
     back, so overlapping requests overwrite each other's entries and a parallel burst gets
     past it. A check is one call to the cache at any rate (a window's first, two), and with
-    Django's Redis backend one round trip (its ``incr`` would make two). A fixed window lets
+    Django's Redis backend one round trip (its ``incr`` makes two). A fixed window lets
     through at most twice the rate across a window's edge; the per-user limit in the
     database is what stops code guessing. Caches with no ``incr`` of their own (file,
     database) get a read and a write with the window's timeout, as DRF's throttle does.
@@ -78,15 +83,13 @@ class AuthRateThrottle(SimpleRateThrottle):
     def _count(self, key: str) -> int:
         client = _redis_client(self.cache)
         if client is not None:
-            # Django's Redis backend makes incr an EXISTS and an INCR, two round trips, on
-            # every login request: one INCR (it starts a missing counter at 1) does it.
+            # Django's Redis backend makes incr an EXISTS and an INCRBY, two round trips, on
+            # every login request. One pipelined round trip instead: SET NX EX gives a new
+            # counter its expiry before the INCR counts, so no counter is left without one.
             full_key = self.cache.make_and_validate_key(key)
-            redis = client.get_client(full_key, write=True)
-            count = int(redis.incr(full_key))
-            if count == 1:  # (a worker killed right here leaves a past window's counter
-                # without expiry: never read again, a few bytes)
-                redis.expire(full_key, 2 * self.duration)
-            return count
+            pipe = client.get_client(full_key, write=True).pipeline(transaction=False)
+            pipe.set(full_key, 0, ex=2 * self.duration, nx=True).incr(full_key)
+            return int(pipe.execute()[1])
         if getattr(self.cache.incr, "__func__", None) is BaseCache.incr:
             # BaseCache.incr is a get and a set with the cache's default timeout, which
             # could end the counter before its window does: write the timeout ourselves.
@@ -108,8 +111,11 @@ class AuthRateThrottle(SimpleRateThrottle):
 
 def _redis_client(cache: Any) -> Any:
     """The client of Django's own Redis backend (``RedisCache._cache``, there since Django
-    4.0), else None: any other cache, or a Django that moved it, takes the generic path."""
-    from django.core.cache.backends.redis import RedisCacheClient
-
+    4.0) when its ``incr`` is Django's, else None: any other cache, a subclass with an incr
+    of its own, or a Django that moved it, takes the generic path."""
+    if RedisCache is None:
+        return None
     client = getattr(cache, "_cache", None)
-    return client if isinstance(client, RedisCacheClient) else None
+    if not isinstance(client, RedisCacheClient):
+        return None
+    return client if getattr(cache.incr, "__func__", None) is RedisCache.incr else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from rest_framework.test import APIRequestFactory
 
@@ -120,35 +121,72 @@ def test_a_cache_without_an_incr_of_its_own_keeps_the_count_for_the_window(
 
 
 redis_only = pytest.mark.skipif(
-    _redis_client(cache) is None,
+    django_settings.CACHES["default"]["BACKEND"] != "django.core.cache.backends.redis.RedisCache",
     reason="Django's Redis cache backend: set REDIS_URL (the PostgreSQL + Redis pass does)",
 )
 
 
 @redis_only
-def test_with_djangos_redis_backend_a_check_is_one_redis_command(settings, address, monkeypatch):
-    from redis import Redis
+def test_with_djangos_redis_backend_a_check_is_one_round_trip(settings, address, monkeypatch):
+    from redis.client import Pipeline
 
-    commands: list[str] = []
-    real = Redis.execute_command
+    assert _redis_client(cache) is not None  # else the fast path is gone, silently
+    sent: list[list[str]] = []
+    real = Pipeline.execute
 
-    def counting(self, *args, **options):
-        commands.append(str(args[0]))
-        return real(self, *args, **options)
+    def counting(self, *args, **kwargs):
+        sent.append([str(command[0][0]) for command in self.command_stack])
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Redis, "execute_command", counting)
+    monkeypatch.setattr(Pipeline, "execute", counting)
     monkeypatch.setattr(AuthRateThrottle, "timer", lambda self: 1_800_000_000.0)
     _rate(settings, "5/min")
-    assert AuthRateThrottle().allow_request(_request(address), None)
-    assert commands == ["INCRBY", "EXPIRE"]  # the window's first: its counter gets a TTL
-    commands.clear()
-    checks = [AuthRateThrottle().allow_request(_request(address), None) for _ in range(6)]
-    assert checks == [True] * 4 + [False] * 2
-    assert commands == ["INCRBY"] * 6  # Django's own incr would send EXISTS first
-    key = cache.make_and_validate_key(f"throttle_mfa_auth_{address}_{1_800_000_000 // 60}")
-    ttl = _redis_client(cache).get_client(key).ttl(key)
+    checks = [AuthRateThrottle().allow_request(_request(address), None) for _ in range(7)]
+    assert checks == [True] * 5 + [False] * 2
+    # One round trip each: SET NX EX (a new counter's expiry), INCRBY; never EXISTS.
+    assert sent == [["SET", "INCRBY"]] * 7
+    key = f"throttle_mfa_auth_{address}_{1_800_000_000 // 60}"
+    full_key = cache.make_and_validate_key(key)
+    ttl = _redis_client(cache).get_client(full_key, write=True).ttl(full_key)
     assert 60 < ttl <= 120  # it outlives its window, and then goes
-    assert cache.get(key.split(":", 2)[2]) == 7  # readable through Django's cache
+    assert cache.get(key) == 7  # readable through Django's cache
+
+
+@redis_only
+def test_redis_failing_mid_check_lets_the_request_through_and_says_so(
+    settings, address, monkeypatch, caplog
+):
+    from redis.client import Pipeline
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def broken(self, *args, **kwargs):
+        raise RedisConnectionError("Redis went away")
+
+    monkeypatch.setattr(Pipeline, "execute", broken)
+    _rate(settings, "1/min")
+    assert all(AuthRateThrottle().allow_request(_request(address), None) for _ in range(3))
+    assert "cache unavailable: ConnectionError" in caplog.text
+
+
+@redis_only
+def test_a_redis_backend_with_an_incr_of_its_own_keeps_it(settings, address, monkeypatch):
+    from django.core.cache.backends.redis import RedisCache
+
+    calls: list[str] = []
+
+    class Instrumented(RedisCache):
+        def incr(self, key, delta=1, version=None):
+            calls.append(key)
+            return super().incr(key, delta, version)
+
+    location = django_settings.CACHES["default"]["LOCATION"]
+    instrumented = Instrumented(location, {"KEY_PREFIX": f"mfa-tests-{address}"})
+    assert _redis_client(instrumented) is None
+    monkeypatch.setattr(AuthRateThrottle, "cache", instrumented)
+    _rate(settings, "5/min")
+    assert AuthRateThrottle().allow_request(_request(address), None)
+    assert AuthRateThrottle().allow_request(_request(address), None)
+    assert len(calls) >= 2  # the site's incr was used, not bypassed
 
 
 def test_other_caches_take_the_generic_path():
