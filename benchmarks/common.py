@@ -10,15 +10,22 @@ code nobody holds, so a wrong guess against it costs exactly what it costs in pr
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import math
+import os
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 PERIOD = 30
@@ -398,3 +405,95 @@ def _cell(value: Any) -> str:
             return "n/a"
         return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)
+
+
+# gunicorn on loopback, for the HTTP benchmark and the load test.
+
+HOST = "127.0.0.1"  # loopback only
+GUNICORN_WORKERS = 2
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def launch_gunicorn(
+    port: int,
+    app: str,
+    chdir: Path,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    extra: Sequence[str] = (),
+) -> subprocess.Popen[bytes]:
+    """Start gunicorn (``GUNICORN_WORKERS`` sync workers) on ``HOST:port``, its output in
+    ``log_path``; wait for it with ``wait_for_gunicorn``, end it with ``stop_gunicorn``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(GUNICORN_WORKERS),
+        "--bind",
+        f"{HOST}:{port}",
+        "--chdir",
+        str(chdir),
+        *extra,
+        "--log-level",
+        "warning",
+        app,
+    ]
+    with open(log_path, "wb") as log_file:
+        # Its own process group, so that stop_gunicorn reaches the workers too.
+        return subprocess.Popen(  # noqa: S603
+            command,
+            env={**os.environ, **(env or {})},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def wait_for_gunicorn(
+    process: subprocess.Popen[bytes], port: int, log_path: Path, ready: Callable[[], bool]
+) -> None:
+    """Return once ``ready()`` says so; raise if gunicorn exits or 60 s pass (``ready`` may
+    raise OSError while nothing listens yet)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log_path}")
+        with contextlib.suppress(OSError):
+            if ready():
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer on {HOST}:{port} within 60 s; see {log_path}")
+
+
+def stop_gunicorn(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the master (graceful), then SIGKILL to its process group if anything is left."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=20)
+    with contextlib.suppress(ProcessLookupError):  # all gone already
+        os.killpg(process.pid, signal.SIGKILL)  # its own group: the master and its workers
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+
+
+def gunicorn_cpu_seconds(master: int, *, with_master: bool = True) -> float:
+    """User + system CPU seconds of gunicorn's workers (the master's children), and of the
+    master unless ``with_master`` is False, from /proc (Linux)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid = int(stat.parent.name)
+            fields = stat.read_text().rpartition(")")[2].split()
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        if int(fields[1]) == master or (with_master and pid == master):  # [1]: the parent
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")

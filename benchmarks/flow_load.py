@@ -39,14 +39,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import heapq
 import http.client
 import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -65,14 +63,14 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import common  # noqa: E402
 
-HOST = "127.0.0.1"  # loopback only
-WORKERS = 2
+HOST = common.HOST
+WORKERS = common.GUNICORN_WORKERS
 PERIOD = 30  # the example project's TOTP settings: SHA1, 6 digits, 30 s, tolerance 1
 TOLERANCE = 1
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mfa_load"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-# Per second: DRF's throttle keeps one timestamp per request in its window (see benchmarks/
-# README.rst); this is high enough never to refuse, so a 429 here is an error.
+# The whole load comes from one address: a rate high enough never to refuse, so a 429 here is
+# an error. (The throttle's counter costs the same at any rate; see benchmarks/README.rst.)
 AUTH_RATE = "1000000/s"
 # A fixed Fernet key (base64 of 32 bytes): the script and the workers read the same secrets.
 FERNET_KEY = base64.urlsafe_b64encode(b"django-mfa-enroll-flow-load-key!").decode()
@@ -612,79 +610,24 @@ def setup_database(users: int) -> list[str]:
     return names
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 def launch_gunicorn(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--workers",
-        str(WORKERS),
-        "--bind",
-        f"{HOST}:{port}",
-        "--chdir",
-        str(ROOT / "example_project"),
-        "--timeout",
-        "120",
-        "--graceful-timeout",
-        "10",
-        "--log-level",
-        "warning",
+    return common.launch_gunicorn(
+        port,
         "example.wsgi:application",
-    ]
-    with open(log_path, "wb") as log_file:
-        # Its own process group, so that stop_gunicorn reaches the workers too.
-        process = subprocess.Popen(  # noqa: S603
-            command,
-            env={**os.environ, **env},
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return process
+        ROOT / "example_project",
+        log_path,
+        env,
+        extra=("--timeout", "120", "--graceful-timeout", "10"),
+    )
 
 
 def wait_until_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log_path}")
-        if http_call(port, "GET", "/users/me/secrets", None, None, 5).status == 401:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not answer on {HOST}:{port} within 60 s; see {log_path}")
-
-
-def stop_gunicorn(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the master (graceful), then SIGKILL to its process group if anything is left."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=20)
-    with contextlib.suppress(ProcessLookupError):  # all gone already
-        os.killpg(process.pid, signal.SIGKILL)  # our own group: the master and its workers
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
-
-
-def server_cpu_seconds(master: int) -> float:
-    """User + system CPU seconds of gunicorn's master and its workers, from /proc (Linux)."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            pid = int(stat.parent.name)
-            fields = stat.read_text().rpartition(")")[2].split()
-        except (OSError, ValueError):
-            continue  # gone meanwhile
-        if pid == master or int(fields[1]) == master:  # fields[1]: the parent's pid
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+    common.wait_for_gunicorn(
+        process,
+        port,
+        log_path,
+        lambda: http_call(port, "GET", "/users/me/secrets", None, None, 5).status == 401,
+    )
 
 
 # The state check.
@@ -869,7 +812,7 @@ def main(argv: list[str] | None = None) -> int:
         f" flight; database {name} (recreated, migrated, {len(names)} users)"
         f" in {time.monotonic() - started:.1f} s"
     )
-    port = free_port()
+    port = common.free_port()
     log_path = Path(args.log)
     server = launch_gunicorn(port, env, log_path)
     stop = threading.Event()
@@ -896,7 +839,7 @@ def main(argv: list[str] | None = None) -> int:
             threading.Thread(target=Flow(run, ctx), name=f"user-{run.index}", daemon=True)
             for run in runs
         ]
-        cpu_before = server_cpu_seconds(server.pid)
+        cpu_before = common.gunicorn_cpu_seconds(server.pid)
         for thread in threads:
             thread.start()
         # Bounded: nothing is sent after the deadline, and a request lasts its timeout at most.
@@ -904,13 +847,13 @@ def main(argv: list[str] | None = None) -> int:
         for thread in threads:
             thread.join(max(0.0, hard_stop - time.monotonic()))
         load_seconds = time.monotonic() - load_started
-        server_cpu = server_cpu_seconds(server.pid) - cpu_before
+        server_cpu = common.gunicorn_cpu_seconds(server.pid) - cpu_before
         stuck = [t.name for t in threads if t.is_alive()]
         if stuck:
             recorder.problem(f"{len(stuck)} user threads still running at the hard stop")
     finally:
         stop.set()
-        stop_gunicorn(server)
+        common.stop_gunicorn(server)
         out(f"gunicorn stopped; load phase {load_seconds:.1f} s")
 
     samples = recorder.samples

@@ -14,11 +14,6 @@ Import it once Django is set up (``run.py`` does).
 from __future__ import annotations
 
 import multiprocessing
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,69 +29,8 @@ from django_mfa_enroll.conf import mfa_settings
 from . import common, loadgen
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"  # loopback only
-WORKERS = 2
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def _start_gunicorn(port: int, artifacts: Path) -> subprocess.Popen[bytes]:
-    log_file = artifacts / "gunicorn.log"
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--workers",
-        str(WORKERS),
-        "--bind",
-        f"{HOST}:{port}",
-        "--chdir",
-        str(ROOT),
-        "--error-logfile",
-        str(log_file),
-        "--log-level",
-        "warning",
-        "benchmarks.bench_site.wsgi:application",
-    ]
-    process = subprocess.Popen(command, env=os.environ.copy())  # noqa: S603
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log_file}")
-        try:
-            if loadgen._request(HOST, port, "/bench/floor", b"{}", "jwt x") in (401, 403):
-                return process
-        except OSError:
-            time.sleep(0.2)
-    _stop(process)
-    raise RuntimeError(f"gunicorn did not answer on {HOST}:{port} within 60 s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)  # gunicorn's graceful shutdown
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _worker_cpu_seconds(master: int) -> float:
-    """User + system CPU seconds of gunicorn's workers (the master's children), from /proc."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # gone meanwhile
-        if int(fields[1]) == master:  # ppid
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+HOST = common.HOST
+WORKERS = common.GUNICORN_WORKERS
 
 
 def _access(index: int) -> str:
@@ -137,9 +71,9 @@ def _phase(
     threads = max(1, concurrency // processes)
     chunks = [items[p::processes] for p in range(processes)]
     jobs = [(HOST, port, path, kind, chunk, threads, seconds) for chunk in chunks]
-    cpu_before = _worker_cpu_seconds(master)
+    cpu_before = common.gunicorn_cpu_seconds(master, with_master=False)
     per_process = pool.map(loadgen._run_worker, jobs)
-    cpu = _worker_cpu_seconds(master) - cpu_before
+    cpu = common.gunicorn_cpu_seconds(master, with_master=False) - cpu_before
     samples = [sample for chunk in per_process for sample in chunk]
     window = max((max(s + lat for s, lat, _ in chunk) for chunk in per_process if chunk), default=0)
     return {
@@ -202,14 +136,21 @@ def run(
     dummy = common.make_dummy_hash(mfa_settings.BACKUP_CODE_ITERATIONS)
     common.seed(0, total_users, now=timezone.now(), dummy_hash=dummy, progress=log)
     connections.close_all()  # gunicorn's workers open their own
-    port = _free_port()
+    port = common.free_port()
     log(f"http: gunicorn, {WORKERS} workers, on {HOST}:{port}")
-    server = _start_gunicorn(port, artifacts)
+    log_path = artifacts / "gunicorn.log"
+    server = common.launch_gunicorn(port, "benchmarks.bench_site.wsgi:application", ROOT, log_path)
     processes = min(2, concurrency)
     users = Users(total_users)
     floor_users = range(total_users)
     phases: dict[str, list[dict[str, Any]]] = {"floor": [], "totp": []}
     try:
+        common.wait_for_gunicorn(
+            server,
+            port,
+            log_path,
+            lambda: loadgen._request(HOST, port, "/bench/floor", b"{}", "jwt x") in (401, 403),
+        )
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
             cap = int(warmup_seconds * per_second_cap)
             _phase(
@@ -245,7 +186,7 @@ def run(
                         f" in {phase['window']:.1f} s"
                     )
     finally:
-        _stop(server)
+        common.stop_gunicorn(server)
     floor = _summarise("floor  POST /bench/floor", phases["floor"])
     totp = _summarise("TOTP  POST /auth/totp (real challenge, real code)", phases["totp"])
     ratio = round(totp["requests_per_second"] / floor["requests_per_second"], 2)
