@@ -227,8 +227,9 @@ def _copy(cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequen
 
 
 def _row_writer(model: Any, explicit: Sequence[str]) -> tuple[list[str], list[Any]]:
-    """Columns of ``model`` and the constant values of the ones not in ``explicit``."""
-    columns, constants = [], []
+    """The columns a COPY into ``model``'s table names: ``explicit`` first, then the others;
+    and the constant values (their defaults) of the others, to follow each row's own."""
+    columns, constants = list(explicit), []
     for model_field in model._meta.concrete_fields:
         if model_field.attname in explicit or model_field.auto_created:
             continue
@@ -283,7 +284,7 @@ def seed(
             _copy(
                 cursor,
                 user_model._meta.db_table,
-                ["id", "password", "username", "email", "date_joined", *user_columns],
+                user_columns,
                 (
                     [user_uuid(i), "!", username(i), f"{username(i)}@example.org", now]
                     + user_constants
@@ -293,16 +294,7 @@ def seed(
             _copy(
                 cursor,
                 Secret._meta.db_table,
-                [
-                    "id",
-                    "user_id",
-                    "status",
-                    "encrypted_key",
-                    "created_at",
-                    "enrolled_at",
-                    "challenge_epoch",
-                    *secret_columns,
-                ],
+                secret_columns,
                 (
                     [
                         secret_uuid(i),
