@@ -65,6 +65,28 @@ def other_user(db):
     return make_user("mallory")
 
 
+def login(client, username: str = "alice", password: str = PASSWORD):
+    """POST /auth/password with JSON credentials; the response."""
+    return client.post(
+        "/auth/password", {"username": username, "password": password}, format="json"
+    )
+
+
+def challenge_of(client, **kw) -> str:
+    """Log in with the password of a user with MFA; the login challenge."""
+    response = login(client, **kw)
+    assert response.status_code == 200, response.content
+    assert response.json()["type"] == "CHALLENGE"
+    return response.json()["token"]
+
+
+def redeem(client, challenge: str, *, header: bool = True, **body):
+    """POST /auth/totp with the challenge in the Authorization header, or in the body."""
+    if header:
+        return client.post("/auth/totp", body, format="json", HTTP_AUTHORIZATION=f"jwt {challenge}")
+    return client.post("/auth/totp", {**body, "challenge": challenge}, format="json")
+
+
 def access_token_for(user) -> str:
     refresh = RefreshToken.for_user(user)
     refresh["amr"] = ["pwd"]

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from django_mfa_enroll import services, signals
 from django_mfa_enroll.models import BackupCode, Secret
 
-from .conftest import PASSWORD, Flow, access_token_for, make_user
+from .conftest import Flow, access_token_for, challenge_of, make_user, redeem
 
 pytestmark = pytest.mark.django_db
 
@@ -161,12 +161,7 @@ def test_reset_asks_first_then_resets_logs_and_signals(admin_client, alice, user
 
 def test_reset_blacklists_refresh_tokens(admin_client, alice, clock):
     anon = APIClient()
-    challenge = anon.post(
-        "/auth/password", {"username": "alice", "password": PASSWORD}, format="json"
-    ).json()["token"]
-    tokens = anon.post(
-        "/auth/totp", {"challenge": challenge, "token": clock.code(alice["key"])}, format="json"
-    ).json()
+    tokens = redeem(anon, challenge_of(anon), header=False, token=clock.code(alice["key"])).json()
     assert (
         anon.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json").status_code == 200
     )

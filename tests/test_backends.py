@@ -13,7 +13,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from django_mfa_enroll import checks
 from django_mfa_enroll.models import Secret
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, challenge_of, login, redeem
 
 pytestmark = pytest.mark.django_db
 
@@ -171,17 +171,13 @@ def test_simplejwt_token_view_without_mfa(anon_client, user):
 
 
 def test_own_login_answers_a_challenge(anon_client, enrolled):
-    response = anon_client.post(
-        "/auth/password", {"username": "alice", "password": PASSWORD}, format="json"
-    )
+    response = login(anon_client)
     assert response.status_code == 200 and response.json()["type"] == "CHALLENGE"
 
 
 def test_own_login_asks_even_if_the_site_kept_model_backend(anon_client, enrolled, settings):
     settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
-    response = anon_client.post(
-        "/auth/password", {"username": "alice", "password": PASSWORD}, format="json"
-    )
+    response = login(anon_client)
     assert response.json()["type"] == "CHALLENGE"
 
 
@@ -189,12 +185,7 @@ def test_own_login_asks_even_if_the_site_kept_model_backend(anon_client, enrolle
 
 
 def tokens_after(anon_client, clock, enrolled, **second):
-    challenge = anon_client.post(
-        "/auth/password", {"username": "alice", "password": PASSWORD}, format="json"
-    ).json()["token"]
-    return anon_client.post("/auth/totp", {"challenge": challenge, **second}, format="json").json()[
-        "token"
-    ]
+    return redeem(anon_client, challenge_of(anon_client), header=False, **second).json()["token"]
 
 
 def test_is_mfa_verified_needs_a_second_factor_token(user, clock, flow):

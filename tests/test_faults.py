@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from django_mfa_enroll import backup_codes, checks, services
 from django_mfa_enroll.models import BackupCode, Secret
 
-from .conftest import PASSWORD, access_token_for
+from .conftest import access_token_for, challenge_of, login, redeem
 
 pytestmark = pytest.mark.django_db
 
@@ -123,12 +123,7 @@ def test_a_wrong_key_answers_503_and_logs_no_secret(user, clock, enrolled, setti
         "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
     }
     client = APIClient()
-    challenge = client.post(
-        "/auth/password", {"username": "alice", "password": PASSWORD}, format="json"
-    ).json()["token"]
-    response = client.post(
-        "/auth/totp", {"challenge": challenge, "token": clock.code(enrolled["key"])}, format="json"
-    )
+    response = redeem(client, challenge_of(client), header=False, token=clock.code(enrolled["key"]))
     assert response.status_code == 503
     assert response.json()["code"] == "key_unavailable"
     assert "cannot be decrypted" in caplog.text and enrolled["key"] not in caplog.text
@@ -175,9 +170,7 @@ def test_with_the_cache_gone_the_per_user_limit_still_holds(
     client = APIClient()
     statuses = []
     for _ in range(5):  # more than the (dead) IP throttle would allow
-        challenge = client.post(
-            "/auth/password", {"username": "alice", "password": PASSWORD}, format="json"
-        )
+        challenge = login(client)
         assert challenge.status_code == 200
         statuses.append(
             client.post(

@@ -7,7 +7,7 @@ import base64
 import pytest
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, login
 
 pytestmark = pytest.mark.django_db
 
@@ -17,9 +17,7 @@ def basic(username: str, password: str) -> str:
 
 
 def test_password_login_answers_access_tokens_that_work(anon_client, user):
-    response = anon_client.post(
-        "/auth/password", {"username": "alice", "password": PASSWORD}, format="json"
-    )
+    response = login(anon_client)
     assert response.status_code == 200
     body = response.json()
     assert body["type"] == "ACCESS" and body["user_id"] == str(user.pk)
@@ -60,9 +58,7 @@ def test_wrong_password_and_unknown_user_get_the_same_401(anon_client, user):
 def test_inactive_user_cannot_log_in(anon_client, user):
     user.is_active = False
     user.save()
-    response = anon_client.post(
-        "/auth/password", {"username": "alice", "password": PASSWORD}, format="json"
-    )
+    response = login(anon_client)
     assert response.status_code == 401
 
 

@@ -17,28 +17,9 @@ from django_mfa_enroll import signals
 from django_mfa_enroll.authentication import ChallengeToken
 from django_mfa_enroll.models import BackupCode, Secret
 
-from .conftest import PASSWORD, Flow, access_token_for, make_user
+from .conftest import PASSWORD, Flow, access_token_for, challenge_of, login, make_user, redeem
 
 pytestmark = pytest.mark.django_db
-
-
-def login(client, username="alice", password=PASSWORD):
-    return client.post(
-        "/auth/password", {"username": username, "password": password}, format="json"
-    )
-
-
-def challenge_of(client, **kw) -> str:
-    response = login(client, **kw)
-    assert response.status_code == 200, response.content
-    assert response.json()["type"] == "CHALLENGE"
-    return response.json()["token"]
-
-
-def redeem(client, challenge, *, header=True, **body):
-    if header:
-        return client.post("/auth/totp", body, format="json", HTTP_AUTHORIZATION=f"jwt {challenge}")
-    return client.post("/auth/totp", {**body, "challenge": challenge}, format="json")
 
 
 def wrong(code: str) -> str:
@@ -421,12 +402,7 @@ def test_ip_throttle_on_auth_endpoints(anon_client, settings, user):
     assert throttled.json()["code"] == "throttled"
     assert int(throttled["Retry-After"]) > 0
     assert anon_client.post("/auth/totp", {}, format="json").status_code == 429
-    assert (
-        APIClient(REMOTE_ADDR="10.9.9.9")
-        .post("/auth/password", {"username": "alice", "password": PASSWORD}, format="json")
-        .status_code
-        == 200
-    )
+    assert login(APIClient(REMOTE_ADDR="10.9.9.9")).status_code == 200
 
 
 # Signals and logs.

@@ -20,7 +20,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from django_mfa_enroll.conf import mfa_settings
 
-from .conftest import PASSWORD
+from .conftest import login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,10 +62,6 @@ def spend(monkeypatch):
         return response, Spent(statements, list(hashed))
 
     return run
-
-
-def login(client):
-    return client.post("/auth/password", {"username": "alice", "password": PASSWORD}, format="json")
 
 
 def redeemer(client):

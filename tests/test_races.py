@@ -136,15 +136,10 @@ def _no_delay(settings):
 def _challenges(n: int) -> list[str]:
     from rest_framework.test import APIClient
 
-    from .conftest import PASSWORD
+    from .conftest import challenge_of
 
     client = APIClient()
-    return [
-        client.post(
-            "/auth/password", {"username": "alice", "password": PASSWORD}, format="json"
-        ).json()["token"]
-        for _ in range(n)
-    ]
+    return [challenge_of(client) for _ in range(n)]
 
 
 def _redeem(challenge: str, **body):

@@ -14,14 +14,13 @@ from django_mfa_enroll import services
 from django_mfa_enroll.models import Secret
 
 from .conftest import PASSWORD, access_token_for
+from .conftest import login as password_login
 
 pytestmark = pytest.mark.django_db
 
 
 def login(client):
-    return client.post(
-        "/auth/password", {"username": "alice", "password": PASSWORD}, format="json"
-    ).json()
+    return password_login(client).json()
 
 
 def test_no_code_secret_or_token_in_any_log_record_of_a_full_flow(user, clock, caplog):

@@ -25,8 +25,7 @@ from django.test.utils import CaptureQueriesContext, isolate_apps
 from django_mfa_enroll import services
 from django_mfa_enroll.models import Secret
 
-from .conftest import make_user
-from .test_login_mfa import challenge_of, redeem
+from .conftest import challenge_of, make_user, redeem
 
 
 def _orm(secret_pk, user_pk) -> Secret:
