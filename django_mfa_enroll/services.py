@@ -492,15 +492,14 @@ def _record_success(
     """
     alias = router.db_for_write(Secret, instance=secret)
     connection = connections[alias]
-    opts = Secret._meta
+    # In _success_sql's order: SET last_used_at[, last_step] WHERE id[, last_step][, epoch].
+    steps = [] if step is None else [_field("last_step").get_db_prep_save(step, connection)]
     params = [
         _field("last_used_at").get_db_prep_save(now, connection),
-        opts.pk.get_db_prep_value(secret.pk, connection),
+        *steps,
+        Secret._meta.pk.get_db_prep_value(secret.pk, connection),
+        *steps,
     ]
-    if step is not None:
-        prepared = _field("last_step").get_db_prep_save(step, connection)
-        params[1:1] = [prepared]
-        params.append(prepared)
     if epoch is not None:
         params.append(_field("challenge_epoch").get_db_prep_value(epoch, connection))
     with connection.cursor() as cursor:
