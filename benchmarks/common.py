@@ -60,7 +60,7 @@ def summary_ms(samples_ns: Sequence[int]) -> dict[str, float]:
 
 
 class Clock:
-    """Stands in for ``django_mfa_enroll.services._now`` in the benchmark process."""
+    """Stands in for ``django_mfa_enroll.services.clock.now`` in the benchmark process."""
 
     def __init__(self, start: datetime) -> None:
         self.now = start

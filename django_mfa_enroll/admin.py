@@ -1,6 +1,6 @@
 """The admin door: see secrets (never their keys), reset, revoke codes, unlock; MFA login.
 
-Every change goes through services.py. Each action asks for confirmation, needs a
+Every change goes through the services. Each action asks for confirmation, needs a
 permission (superusers have them all), writes an admin LogEntry and sends a signal.
 """
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +16,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from . import services
+from .claims import AMR_CLAIM, AUTH_TIME_CLAIM, SID_CLAIM
 from .conf import mfa_settings
 
 #: Accepted schemes of ``Authorization: <scheme> <token>``, compared without case.
@@ -66,10 +69,10 @@ class ChallengeToken(Token):
     def for_secret(cls, secret: Any) -> ChallengeToken:
         token = cls()
         token[_jwt().USER_ID_CLAIM] = str(getattr(secret.user, _jwt().USER_ID_FIELD))
-        token["sid"] = str(secret.pk)
+        token[SID_CLAIM] = str(secret.pk)
         token["uid"] = str(secret.user_id)  # the primary key, whatever USER_ID_FIELD is
         token["epoch"] = secret.challenge_epoch
-        token["amr"] = ["pwd"]
+        token[AMR_CLAIM] = ["pwd"]
         return token
 
     @property
@@ -78,7 +81,7 @@ class ChallengeToken(Token):
 
     @property
     def secret_id(self) -> Any:
-        return self["sid"]
+        return self[SID_CLAIM]
 
     @property
     def epoch(self) -> int:
@@ -106,11 +109,11 @@ def access_answer(
     long as that secret, so an admin reset ends it even without simplejwt's blacklist.
     """
     refresh = RefreshToken.for_user(user)
-    refresh["amr"] = amr
+    refresh[AMR_CLAIM] = amr
     if auth_time is not None:
-        refresh["auth_time"] = int(auth_time.timestamp())
+        refresh[AUTH_TIME_CLAIM] = int(auth_time.timestamp())
     if secret_id is not None:
-        refresh["sid"] = str(secret_id)
+        refresh[SID_CLAIM] = str(secret_id)
     return {
         "type": "ACCESS",
         "token": str(refresh.access_token),
@@ -138,8 +141,8 @@ def refresh_answer(raw: str) -> dict[str, Any]:
         raise exceptions.AuthenticationFailed(
             _("No active account found for this token."), code="no_active_account"
         )
-    if "mfa" in refresh.get("amr", []):
-        if not services.has_active_secret(user, refresh.get("sid")):
+    if "mfa" in refresh.get(AMR_CLAIM, []):
+        if not services.has_active_secret(user, refresh.get(SID_CLAIM)):
             raise exceptions.AuthenticationFailed(
                 _("The second factor of this login was reset or removed; log in again."),
                 code="mfa_reset",
@@ -158,3 +161,39 @@ def refresh_answer(raw: str) -> dict[str, Any]:
         refresh.outstand()
         data["refresh"] = str(refresh)
     return data
+
+
+def challenge_from_header(request: Any) -> str:
+    """The login challenge of ``Authorization: jwt|bearer <challenge>``; 401 without one."""
+    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() not in HEADER_SCHEMES or not token.strip():
+        raise exceptions.NotAuthenticated(
+            _("Send the login challenge as 'Authorization: jwt <challenge>' or as 'challenge'."),
+            code="challenge_required",
+        )
+    return token.strip()
+
+
+def basic_credentials(request: Any) -> tuple[str, str]:
+    """Username and password of ``Authorization: Basic``; 401 without it, 400 if malformed."""
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        raise exceptions.NotAuthenticated(
+            _("Send credentials with 'Authorization: Basic', or POST them as JSON."),
+            code="credentials_required",
+        )
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
+        raise exceptions.ParseError(
+            _("Malformed Basic credentials: not base64 of 'username:password'.")
+        ) from None
+    username, sep, password = decoded.partition(":")
+    if "\x00" in decoded:
+        raise exceptions.ParseError(_("Malformed Basic credentials: a NUL character."))
+    if not sep:
+        raise exceptions.ParseError(
+            _("Malformed Basic credentials: no ':' between username and password.")
+        )
+    return username, password

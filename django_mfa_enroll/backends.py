@@ -16,17 +16,9 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 
 from . import services
-from .permissions import SESSION_AMR, SESSION_AUTH_TIME, SESSION_SID
+from .claims import PASSWORD_STAGE, SESSION_AMR, SESSION_AUTH_TIME, SESSION_SID
 
-
-class _PasswordStage:
-    """Marks a call that checks only the password, from the app's own challenge view.
-
-    An object, not a flag: nothing a client sends can be it.
-    """
-
-
-PASSWORD_STAGE = _PasswordStage()
+__all__ = ["PASSWORD_STAGE", "MFAModelBackend", "remember_amr_in_session"]
 
 
 class MFAModelBackend(ModelBackend):

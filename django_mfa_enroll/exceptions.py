@@ -22,6 +22,7 @@ logger = logging.getLogger("django_mfa_enroll")
 
 #: HTTP status of each service error; InvalidCode is 400 here (the login door answers 401).
 STATUS_OF_ERROR: dict[type[services.MFAError], int] = {
+    services.UserNotFound: status.HTTP_404_NOT_FOUND,
     services.SecretNotFound: status.HTTP_404_NOT_FOUND,
     services.SecretExists: status.HTTP_409_CONFLICT,
     services.AlreadyEnrolled: status.HTTP_409_CONFLICT,

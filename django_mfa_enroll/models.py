@@ -1,4 +1,4 @@
-"""Secret and BackupCode: fields and constraints, little behaviour (that is services.py)."""
+"""Secret and BackupCode: fields and constraints, little behaviour (that is the services)."""
 
 from __future__ import annotations
 

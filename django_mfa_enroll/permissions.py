@@ -12,10 +12,14 @@ from rest_framework.permissions import BasePermission
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from . import services
-
-SESSION_AMR = "django_mfa_enroll.amr"
-SESSION_AUTH_TIME = "django_mfa_enroll.auth_time"
-SESSION_SID = "django_mfa_enroll.sid"
+from .claims import (
+    AMR_CLAIM,
+    AUTH_TIME_CLAIM,
+    SESSION_AMR,
+    SESSION_AUTH_TIME,
+    SESSION_SID,
+    SID_CLAIM,
+)
 
 
 def authentication_of(request: Any) -> tuple[list[str], int | None, Any]:
@@ -32,16 +36,16 @@ def authentication_of(request: Any) -> tuple[list[str], int | None, Any]:
     elif isinstance(authenticator, SessionAuthentication):
         claims = getattr(request, "session", None) or {}
         claims = {
-            "amr": claims.get(SESSION_AMR, []),
-            "auth_time": claims.get(SESSION_AUTH_TIME),
-            "sid": claims.get(SESSION_SID),
+            AMR_CLAIM: claims.get(SESSION_AMR, []),
+            AUTH_TIME_CLAIM: claims.get(SESSION_AUTH_TIME),
+            SID_CLAIM: claims.get(SESSION_SID),
         }
     else:
         return [], None, None
-    amr, auth_time = claims.get("amr", []), claims.get("auth_time")
+    amr, auth_time = claims.get(AMR_CLAIM, []), claims.get(AUTH_TIME_CLAIM)
     if not isinstance(amr, list):
         amr = []
-    return amr, auth_time if isinstance(auth_time, int) else None, claims.get("sid")
+    return amr, auth_time if isinstance(auth_time, int) else None, claims.get(SID_CLAIM)
 
 
 class IsMFAVerified(BasePermission):

@@ -293,6 +293,20 @@ class EnrollmentSerializer(SecretSerializer):
         read_only_fields = fields
 
 
+def new_secret_body(new: Any) -> Any:
+    """The answer to a create: the pending secret, with its key material this once."""
+    body = SecretSerializer(new.secret).data
+    body["secret"] = {"otpauth_url": new.otpauth_url, "secret": new.key_base32}
+    return body
+
+
+def enrollment_body(enrollment: Any) -> Any:
+    """The answer to an enroll: the active secret, with its backup codes this once."""
+    body = SecretSerializer(enrollment.secret).data
+    body["codes"] = enrollment.codes
+    return body
+
+
 class CodesSerializer(serializers.Serializer):
     codes = serializers.ListField(child=serializers.CharField())
 

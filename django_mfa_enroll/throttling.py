@@ -1,6 +1,6 @@
 """A per-IP throttle on the login endpoints, through Django's cache.
 
-It sits in front of the per-user failure limit (services.py), which lives in the database
+It sits in front of the per-user failure limit (services/failures.py), which lives in the database
 and holds with any cache or none.
 """
 
@@ -62,7 +62,7 @@ class AuthRateThrottle(SimpleRateThrottle):
         """Count the request in its window; refuse it past the rate.
 
         With the cache down, let the request through: the per-user failure limit lives in
-        the database (services.py) and holds without any cache, so an outage weakens only
+        the database (services/failures.py) and holds without any cache, so an outage weakens only
         this per-IP layer, never the lock. Failing open keeps logins working through the
         outage; the log says so.
         """

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate
 from django.contrib.sites.shortcuts import get_current_site
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, transaction
+from django.db import transaction
 from django.http import HttpResponse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
@@ -24,16 +20,17 @@ from rest_framework.views import APIView
 
 from . import services
 from .authentication import (
-    HEADER_SCHEMES,
     ChallengeToken,
     access_answer,
+    basic_credentials,
+    challenge_from_header,
     read_challenge,
     refresh_answer,
 )
-from .backends import PASSWORD_STAGE
+from .claims import PASSWORD_STAGE
 from .conf import mfa_settings
 from .exceptions import ServiceError, exception_handler
-from .models import Secret
+from .qrcodes import QR_FORMATS, qr_image
 from .schema import (
     document,
     login_responses,
@@ -56,10 +53,10 @@ from .serializers import (
     SecretSerializer,
     StrictJSONParser,
     TokenSerializer,
+    enrollment_body,
+    new_secret_body,
 )
 from .throttling import AuthRateThrottle
-
-ME = "me"
 
 
 class MFAAPIMixin:
@@ -91,10 +88,6 @@ class MFAAPIMixin:
         return response
 
 
-def _permission(codename: str) -> str:
-    return f"{Secret._meta.app_label}.{codename}"
-
-
 def _issuer(request: Request) -> str:
     """The issuer shown in authenticator apps: the setting, else the current site's name."""
     return mfa_settings.ISSUER or get_current_site(request).name
@@ -112,36 +105,12 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
     ``userId`` is the user's primary key or ``me``; another user's id answers 404.
     """
 
-    def _owner(self, user_id: str, staff_permission: str | None = None) -> Any:
-        """Return the user named by the path: the requester, or for staff holding
-        ``staff_permission``, another user. Anything else is 404.
-
-        Never 403: an answer must not tell whether another account exists.
-        """
-        me = self.request.user
-        if user_id == ME:
-            return me
-        model = get_user_model()
-        try:
-            pk = model._meta.pk.to_python(user_id)
-        except (DjangoValidationError, ValueError, TypeError, OverflowError):
-            pk = None
-        if pk is not None and str(pk) == str(me.pk):
-            return me
-        other = None
-        if (
-            pk is not None
-            and staff_permission
-            and getattr(me, "is_staff", False)
-            and me.has_perm(_permission(staff_permission))
-        ):
-            try:
-                other = model._default_manager.filter(pk=pk).first()
-            except (DjangoValidationError, ValueError, TypeError, OverflowError, DataError):
-                other = None
-        if other is None:
-            raise exceptions.NotFound(_("No such user."))
-        return other
+    def _owner(self, user_id: str, secret_id: Any = None, staff: str | None = None) -> Any:
+        """The user the path names (404 for anyone else, and for a secret not theirs);
+        staff holding the ``staff`` permission may name another user."""
+        return services.owner_named(
+            self.request.user, user_id, secret_id=secret_id, staff_permission=staff
+        )
 
     @document(
         responses={200: SecretSerializer(many=True)},
@@ -150,7 +119,7 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
     )
     def list(self, request: Request, user_id: str) -> Response:
         """Return the user's secrets (never a key); each with its backup codes remaining."""
-        owner = self._owner(user_id, staff_permission="view_secret")
+        owner = self._owner(user_id, staff="view_secret")
         return Response(SecretSerializer(services.secrets_of(owner), many=True).data)
 
     @document(
@@ -170,14 +139,12 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
         new = services.create_secret(
             owner, issuer=_issuer(request), description=data["description"]
         )
-        body = SecretSerializer(new.secret).data
-        body["secret"] = {"otpauth_url": new.otpauth_url, "secret": new.key_base32}
-        return Response(body)
+        return Response(new_secret_body(new))
 
     @document(responses={200: SecretSerializer}, errors=(401, 404), parameters=secret_parameters())
     def retrieve(self, request: Request, user_id: str, secret_id: str) -> Response:
         """Return one secret, with the same fields as the list."""
-        owner = self._owner(user_id, staff_permission="view_secret")
+        owner = self._owner(user_id, staff="view_secret")
         return Response(SecretSerializer(services.get_secret(owner, secret_id)).data)
 
     @document(
@@ -191,13 +158,9 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
 
         Answers 200 with the active secret and its backup ``codes``, shown this once.
         """
-        owner = self._owner(user_id)
-        services.get_secret(owner, secret_id)  # 404 before 400 for a stranger's id
+        owner = self._owner(user_id, secret_id)  # 404 before 400 for a stranger's id
         data = _validated(TokenSerializer, request.data)
-        enrollment = services.enroll_secret(owner, secret_id, data["token"])
-        body = SecretSerializer(enrollment.secret).data
-        body["codes"] = enrollment.codes
-        return Response(body)
+        return Response(enrollment_body(services.enroll_secret(owner, secret_id, data["token"])))
 
     @document(
         request=TokenSerializer,
@@ -210,12 +173,10 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
 
         Answers 200 ``{"codes": [...]}``; the old set stops working.
         """
-        owner = self._owner(user_id)
-        services.get_secret(owner, secret_id)
+        owner = self._owner(user_id, secret_id)
         data = _validated(TokenSerializer, request.data)
-        return Response(
-            {"codes": services.regenerate_backup_codes(owner, secret_id, data["token"])}
-        )
+        codes = services.regenerate_backup_codes(owner, secret_id, data["token"])
+        return Response({"codes": codes})
 
     @document(
         request=DeleteSecretSerializer,
@@ -230,15 +191,12 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
         Staff holding ``reset_mfa`` may delete another user's secret without a code: that
         is an admin reset (recorded, and the user's refresh tokens end).
         """
-        owner = self._owner(user_id, staff_permission="reset_mfa")
-        services.get_secret(owner, secret_id)
+        owner = self._owner(user_id, secret_id, staff="reset_mfa")
         if owner.pk != request.user.pk:
             services.reset_mfa(owner, by=request.user)
-            return Response(status=204)
-        header = request.headers.get("X-MFA-Token")
-        payload = {"token": header} if header is not None else request.data
-        data = _validated(DeleteSecretSerializer, payload)
-        services.delete_secret(owner, secret_id, data.get("token"))
+        else:
+            data = _validated(DeleteSecretSerializer, _code_payload(request))
+            services.delete_secret(owner, secret_id, data.get("token"))
         return Response(status=204)
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
@@ -257,33 +215,16 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
         if image_format not in QR_FORMATS:
             raise exceptions.ValidationError({"format": [_("Must be 'png' or 'svg'.")]})
         uri = services.provisioning_uri(owner, secret_id, issuer=_issuer(request))
-        content_type, factory = QR_FORMATS[image_format]
-        response = HttpResponse(_qr_image(uri, factory), content_type=content_type)
+        content_type, image = qr_image(uri, image_format)
+        response = HttpResponse(image, content_type=content_type)
         response["Cache-Control"] = "no-store"
         return response
 
 
-def _png_factory() -> Any:
-    from qrcode.image.pure import PyPNGImage
-
-    return PyPNGImage
-
-
-def _svg_factory() -> Any:
-    from qrcode.image.svg import SvgPathImage
-
-    return SvgPathImage
-
-
-QR_FORMATS = {"png": ("image/png", _png_factory), "svg": ("image/svg+xml", _svg_factory)}
-
-
-def _qr_image(data: str, factory: Any) -> bytes:
-    import qrcode
-
-    buffer = io.BytesIO()
-    qrcode.make(data, image_factory=factory(), border=2).save(buffer)
-    return buffer.getvalue()
+def _code_payload(request: Request) -> Any:
+    """The body of a delete, or the code of its ``X-MFA-Token`` header in its place."""
+    header = request.headers.get("X-MFA-Token")
+    return {"token": header} if header is not None else request.data
 
 
 class LoginAPIView(MFAAPIMixin, APIView):
@@ -319,7 +260,7 @@ class PasswordLoginView(LoginAPIView):
 
     @document(responses=login_responses(), errors=(400, 401, 429))
     def get(self, request: Request) -> Response:
-        username, password = _basic_credentials(request)
+        username, password = basic_credentials(request)
         return self._login(request, username, password)
 
     def _login(self, request: Request, username: str, password: str) -> Response:
@@ -362,7 +303,7 @@ class SecondFactorView(LoginAPIView):
     )
     def post(self, request: Request) -> Response:
         data = _validated(SecondFactorSerializer, request.data)
-        challenge = read_challenge(data.get("challenge") or _challenge_from_header(request))
+        challenge = read_challenge(data.get("challenge") or challenge_from_header(request))
         if "token" in data:
             typed, method = data["token"], services.TOTP
         else:
@@ -390,37 +331,3 @@ class RefreshView(LoginAPIView):
     def post(self, request: Request) -> Response:
         data = _validated(RefreshSerializer, request.data)
         return Response(refresh_answer(data["refresh"]))
-
-
-def _challenge_from_header(request: Request) -> str:
-    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() not in HEADER_SCHEMES or not token.strip():
-        raise exceptions.NotAuthenticated(
-            _("Send the login challenge as 'Authorization: jwt <challenge>' or as 'challenge'."),
-            code="challenge_required",
-        )
-    return token.strip()
-
-
-def _basic_credentials(request: Request) -> tuple[str, str]:
-    header = request.headers.get("Authorization", "")
-    scheme, _sep, encoded = header.partition(" ")
-    if scheme.lower() != "basic" or not encoded.strip():
-        raise exceptions.NotAuthenticated(
-            _("Send credentials with 'Authorization: Basic', or POST them as JSON."),
-            code="credentials_required",
-        )
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
-        raise exceptions.ParseError(
-            _("Malformed Basic credentials: not base64 of 'username:password'.")
-        ) from None
-    username, sep, password = decoded.partition(":")
-    if "\x00" in decoded:
-        raise exceptions.ParseError(_("Malformed Basic credentials: a NUL character."))
-    if not sep:
-        raise exceptions.ParseError(
-            _("Malformed Basic credentials: no ':' between username and password.")
-        )
-    return username, password

@@ -45,7 +45,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr(services, "_now", clock)
+    monkeypatch.setattr(services.clock, "now", clock)
     return clock
 
 

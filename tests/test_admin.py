@@ -77,7 +77,7 @@ def act(client, action, secrets, confirm=True, path=CHANGELIST):
 
 
 def test_secret_changelist_shows_state_never_secrets(admin_client, alice, user):
-    Secret.objects.update(locked_until=services._now() + timedelta(hours=1))
+    Secret.objects.update(locked_until=services.clock.now() + timedelta(hours=1))
     response = admin_client.get(CHANGELIST)
     assert response.status_code == 200
     html = response.content.decode()
@@ -202,7 +202,7 @@ def test_revoke_backup_codes_keeps_the_secret(admin_client, alice, superuser):
 
 
 def test_unlock_clears_the_lock(admin_client, alice):
-    Secret.objects.update(failure_count=50, locked_until=services._now() + timedelta(days=1))
+    Secret.objects.update(failure_count=50, locked_until=services.clock.now() + timedelta(days=1))
     secret = Secret.objects.get()
     assert act(admin_client, "unlock", [secret], confirm=False).status_code == 200
     assert Secret.objects.get().failure_count == 50
@@ -231,7 +231,7 @@ def test_reset_from_the_user_admin(admin_client, alice, user):
 )
 def test_each_action_needs_its_permission(alice, action, needs):
     secret = Secret.objects.get()
-    Secret.objects.update(locked_until=services._now() + timedelta(days=1))
+    Secret.objects.update(locked_until=services.clock.now() + timedelta(days=1))
     without = staff_client()
     assert without.get(CHANGELIST).status_code == 200  # may look
     assert action not in without.get(CHANGELIST).content.decode()
@@ -272,7 +272,7 @@ def run(*args, **kwargs) -> str:
 def test_mfa_status_lists_and_details(alice, user, clock):
     bob = make_user("bob")
     services.create_secret(bob, issuer="Example")
-    Secret.objects.filter(user=user).update(locked_until=services._now() + timedelta(hours=1))
+    Secret.objects.filter(user=user).update(locked_until=services.clock.now() + timedelta(hours=1))
     out = run("mfa_status")
     assert "alice\tactive, locked until" in out and "bob\tpending" in out
     assert "1 enrolled, 1 pending, 1 locked" in out
@@ -350,10 +350,10 @@ def test_mfa_cleanup_deletes_old_pending_only(alice, clock, settings):
     settings.MFA_ENROLL = {**settings.MFA_ENROLL, "PENDING_MAX_AGE": 3600}
     old, fresh = make_user("old"), make_user("fresh")
     services.create_secret(old, issuer="Example")
-    Secret.objects.filter(user=old).update(created_at=services._now() - timedelta(hours=2))
+    Secret.objects.filter(user=old).update(created_at=services.clock.now() - timedelta(hours=2))
     services.create_secret(fresh, issuer="Example")
     Secret.objects.filter(user__username="alice").update(
-        created_at=services._now() - timedelta(days=9)
+        created_at=services.clock.now() - timedelta(days=9)
     )
     assert "Deleted 1 pending" in run("mfa_cleanup")
     assert set(Secret.objects.values_list("user__username", flat=True)) == {"alice", "fresh"}

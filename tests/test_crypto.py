@@ -1,4 +1,4 @@
-"""crypto.py (Fernet under a rotating key list) and the keys services.py puts in force."""
+"""crypto.py (Fernet under a rotating key list) and the keys the services put in force."""
 
 from __future__ import annotations
 

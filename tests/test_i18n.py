@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from django.utils import translation
 
+import django_mfa_enroll
 from django_mfa_enroll import services
 
 pytestmark = pytest.mark.django_db
 
-LOCALE = Path(services.__file__).resolve().parent / "locale"
+LOCALE = Path(django_mfa_enroll.__file__).resolve().parent / "locale"
 
 
 @pytest.mark.parametrize("lang", ["de", "fr"])

@@ -1,4 +1,4 @@
-"""services.py: the rules themselves, below the HTTP door."""
+"""The services: the rules themselves, below the HTTP door."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The second factor's hand-written statements (services.py) against what the ORM does.
+"""The second factor's hand-written statements (services/statements.py) against what the ORM does.
 
 A TOTP login runs two statements written out rather than compiled by the ORM each time:
 the active secret and its user with the secret's row locked, and the conditional UPDATE
@@ -22,8 +22,8 @@ from django.core.validators import RegexValidator
 from django.db import connection, connections, models, transaction
 from django.test.utils import CaptureQueriesContext, isolate_apps
 
-from django_mfa_enroll import services
 from django_mfa_enroll.models import Secret
+from django_mfa_enroll.services import statements
 
 from .conftest import challenge_of, make_user, redeem
 
@@ -38,7 +38,7 @@ def _fields(instance) -> dict:
 
 def _written(secret_id, user_id):
     with transaction.atomic():
-        return services._locked_for_login("default", secret_id, user_id)
+        return statements.locked_for_login("default", secret_id, user_id)
 
 
 def test_the_written_select_loads_what_the_orm_loads(anon_client, enrolled, user, clock):
@@ -102,7 +102,7 @@ def test_the_select_locks_the_secrets_row_only(enrolled, user):
 
 
 def test_the_suites_user_models_take_the_written_path():
-    assert services._login_select(connections["default"], get_user_model()) is not None
+    assert statements._login_select(connections["default"], get_user_model()) is not None
 
 
 @isolate_apps("django_mfa_enroll")
@@ -131,22 +131,22 @@ def test_a_multi_table_or_geometry_user_model_takes_the_orms_path():
             app_label = "django_mfa_enroll"
 
     connection = connections["default"]
-    assert services._login_select(connection, Member) is None
-    assert services._login_select(connection, Located) is None
-    assert services._login_select(connection, Proxied) is not None
-    assert services._login_select(connection, Person) is not None
+    assert statements._login_select(connection, Member) is None
+    assert statements._login_select(connection, Located) is None
+    assert statements._login_select(connection, Proxied) is not None
+    assert statements._login_select(connection, Person) is not None
 
 
 def test_a_user_key_is_read_as_the_orm_reads_it_validators_aside():
     connection = connections["default"]
     # The ORM looks a key up without running its validators: neither may this.
     key = models.CharField(primary_key=True, validators=[RegexValidator("^[a-z]+$")])
-    assert services._user_key(key, "bob2", connection) == "bob2"
-    assert services._user_key(models.AutoField(primary_key=True), "42", connection) == 42
+    assert statements._user_key(key, "bob2", connection) == "bob2"
+    assert statements._user_key(models.AutoField(primary_key=True), "42", connection) == 42
     with pytest.raises(ValueError):
-        services._user_key(models.AutoField(primary_key=True), str(2**64), connection)
+        statements._user_key(models.AutoField(primary_key=True), str(2**64), connection)
     with pytest.raises(DjangoValidationError):
-        services._user_key(models.AutoField(primary_key=True), "forty-two", connection)
+        statements._user_key(models.AutoField(primary_key=True), "forty-two", connection)
 
 
 def test_the_sql_is_built_once_per_database_and_converters_die_with_their_thread():
@@ -154,8 +154,8 @@ def test_the_sql_is_built_once_per_database_and_converters_die_with_their_thread
 
     def in_a_thread():
         connection = connections["default"]  # this thread's own connection object
-        seen.append(services._login_select(connection, get_user_model()))
-        assert services._converters_of(connection, Secret)
+        seen.append(statements._login_select(connection, get_user_model()))
+        assert statements._converters_of(connection, Secret)
         alive.append(weakref.ref(connection))
 
     threads = [threading.Thread(target=in_a_thread) for _ in range(3)]
@@ -170,7 +170,7 @@ def test_the_sql_is_built_once_per_database_and_converters_die_with_their_thread
 @pytest.fixture
 def orm_only(monkeypatch):
     """The ORM's path, as for a multi-table user model or a backend the SQL does not fit."""
-    monkeypatch.setattr(services, "_login_select", lambda *args: None)
+    monkeypatch.setattr(statements, "_login_select", lambda *args: None)
 
 
 def test_the_orms_path_logs_in_once(orm_only, anon_client, enrolled, user, clock):
@@ -180,13 +180,13 @@ def test_the_orms_path_logs_in_once(orm_only, anon_client, enrolled, user, clock
     again = redeem(anon_client, challenge_of(anon_client), token=code)
     assert again.status_code == 401 and again.json()["code"] == "code_reused"
     secret = Secret.objects.get()
-    assert services._locked_for_login("default", secret.pk, "not-a-key") is None
-    assert services._locked_for_login("default", secret.pk, user.pk) == secret
+    assert statements.locked_for_login("default", secret.pk, "not-a-key") is None
+    assert statements.locked_for_login("default", secret.pk, user.pk) == secret
 
 
 def _record(secret, clock, epoch=None, step=None) -> bool:
     with transaction.atomic():
-        return services._record_success(secret, clock.now, epoch, step)
+        return statements.record_success(secret, clock.now, epoch, step)
 
 
 def test_the_update_accepts_a_later_step_only(enrolled, clock):

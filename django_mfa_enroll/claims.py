@@ -1,0 +1,30 @@
+"""What the doors share: the names of token claims and session keys, and the login stages.
+
+A room below the doors, so that no door imports another. The password backend writes the
+session keys that the HTTP door's permissions read; the HTTP door's password login calls
+the backend with ``PASSWORD_STAGE``; tokens and sessions carry the same three facts.
+"""
+
+from __future__ import annotations
+
+#: Token claims: how the login authenticated (RFC 8176), when, and with which secret.
+AMR_CLAIM = "amr"
+AUTH_TIME_CLAIM = "auth_time"
+SID_CLAIM = "sid"
+
+#: The same three facts in a Django session.
+SESSION_AMR = "django_mfa_enroll.amr"
+SESSION_AUTH_TIME = "django_mfa_enroll.auth_time"
+SESSION_SID = "django_mfa_enroll.sid"
+
+
+class _PasswordStage:
+    """Marks a call that checks only the password, from the app's own challenge view.
+
+    An object, not a flag: nothing a client sends can be it.
+    """
+
+
+#: Passed to ``authenticate(..., mfa_stage=PASSWORD_STAGE)``: the caller asks for the
+#: second factor itself (``/auth/password`` answers a challenge).
+PASSWORD_STAGE = _PasswordStage()

@@ -1,0 +1,116 @@
+"""Every MFA rule, in one place. Views, admin, backend and commands only call these.
+
+Each function is one transaction. A change that a race could double (accepting a TOTP
+step, spending a backup code, a login challenge) is a conditional UPDATE, and every code
+is checked on its secret's locked row. A refused code's failure is written in that same
+transaction, which commits before the error is raised: nothing rolls a failure back.
+
+One module per section of the contract; this package re-exports what doors and sites
+call, so ``from django_mfa_enroll import services; services.enroll_secret(...)`` holds
+whichever module a function lives in:
+
+- ``errors``: what a service raises; ``clock``: the one clock tests replace;
+- ``keys``: encryption keys in force, a secret's TOTP key and Key URI;
+- ``lookups``: who a path names, a user's secrets, the active one;
+- ``failures``: the per-user failure counter, its delays and lock;
+- ``statements``: the second factor's SQL, written out;
+- ``verification``: checking one TOTP or backup code on a locked secret;
+- ``totp_secrets``: create, show while pending, enroll, delete;
+- ``code_sets``: backup code sets, regenerated;
+- ``login``: the second factor of a password login;
+- ``operators``: reset, revoke, unlock, key rotation, cleanup.
+"""
+
+from . import clock
+from .code_sets import regenerate_backup_codes
+from .errors import (
+    AlreadyEnrolled,
+    ChallengeInvalid,
+    ChallengeUsed,
+    CodeRequired,
+    InvalidCode,
+    KeyUnavailable,
+    Locked,
+    MFAError,
+    NotEnrolled,
+    NotPending,
+    ReusedCode,
+    SecretExists,
+    SecretNotFound,
+    UserNotFound,
+)
+from .failures import is_locked, locked_filter
+from .keys import encryption_keys, undecryptable_secrets
+from .login import AMR, SecondFactor, verify_second_factor
+from .lookups import (
+    ME,
+    active_secret,
+    get_secret,
+    has_active_secret,
+    owner_named,
+    secrets_of,
+    secrets_of_all,
+)
+from .operators import (
+    delete_stale_pending,
+    reset_mfa,
+    revoke_backup_codes,
+    rotate_encryption,
+    unlock,
+)
+from .totp_secrets import (
+    Enrollment,
+    NewSecret,
+    create_secret,
+    delete_secret,
+    enroll_secret,
+    provisioning_uri,
+)
+from .verification import BACKUP_CODE, TOTP, verify_any_code
+
+__all__ = [
+    "AMR",
+    "BACKUP_CODE",
+    "ME",
+    "TOTP",
+    "AlreadyEnrolled",
+    "ChallengeInvalid",
+    "ChallengeUsed",
+    "CodeRequired",
+    "Enrollment",
+    "InvalidCode",
+    "KeyUnavailable",
+    "Locked",
+    "MFAError",
+    "NewSecret",
+    "NotEnrolled",
+    "NotPending",
+    "ReusedCode",
+    "SecondFactor",
+    "SecretExists",
+    "SecretNotFound",
+    "UserNotFound",
+    "active_secret",
+    "clock",
+    "create_secret",
+    "delete_secret",
+    "delete_stale_pending",
+    "encryption_keys",
+    "enroll_secret",
+    "get_secret",
+    "has_active_secret",
+    "is_locked",
+    "locked_filter",
+    "owner_named",
+    "provisioning_uri",
+    "regenerate_backup_codes",
+    "reset_mfa",
+    "revoke_backup_codes",
+    "rotate_encryption",
+    "secrets_of",
+    "secrets_of_all",
+    "undecryptable_secrets",
+    "unlock",
+    "verify_any_code",
+    "verify_second_factor",
+]

@@ -1,0 +1,96 @@
+"""The errors a service raises. Each has a stable ``code`` and a ``message`` for people;
+each door maps them to its own answer (``exceptions.STATUS_OF_ERROR`` for HTTP)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+
+class MFAError(Exception):
+    """Base of the errors a service raises; ``code`` is stable, ``message`` is for people.
+
+    A refused code that was counted carries the user's consecutive ``failures`` and the
+    ``wait`` in seconds it earned (``failures.count_failure`` sets them); None and 0 when
+    nothing was counted (a spent challenge, a lock).
+    """
+
+    code = "mfa_error"
+    message: Any = _("Multi-factor authentication failed.")
+    failures: int | None = None
+    wait: int = 0
+
+    def __init__(self, message: Any = None) -> None:
+        if message is not None:
+            self.message = message
+        super().__init__(str(self.message))
+
+
+class UserNotFound(MFAError):
+    code = "not_found"
+    message = _("No such user.")
+
+
+class SecretNotFound(MFAError):
+    code = "not_found"
+    message = _("No such secret.")
+
+
+class SecretExists(MFAError):
+    code = "secret_exists"
+    message = _("MFA is already active for this user; delete the active secret first.")
+
+
+class AlreadyEnrolled(MFAError):
+    code = "already_enrolled"
+    message = _("This secret is already enrolled.")
+
+
+class NotPending(MFAError):
+    code = "secret_active"
+    message = _("This secret is active; its key is never shown again.")
+
+
+class NotEnrolled(MFAError):
+    code = "not_enrolled"
+    message = _("This secret is not enrolled yet; confirm it with a first code.")
+
+
+class CodeRequired(MFAError):
+    code = "code_required"
+    message = _("This needs a current code from your authenticator app, or a backup code.")
+
+
+class InvalidCode(MFAError):
+    code = "invalid_code"
+    message = _("The code is not valid.")
+
+
+class ReusedCode(InvalidCode):
+    code = "code_reused"
+    message = _("This code has been used already; wait for the next one.")
+
+
+class ChallengeInvalid(MFAError):
+    code = "challenge_invalid"
+    message = _("The login challenge is invalid or has expired; log in with your password again.")
+
+
+class ChallengeUsed(ChallengeInvalid):
+    code = "challenge_used"
+    message = _("This login challenge has been used already; log in with your password again.")
+
+
+class KeyUnavailable(MFAError):
+    code = "key_unavailable"
+    message = _("Multi-factor authentication is unavailable right now; try again later.")
+
+
+class Locked(MFAError):
+    code = "too_many_failures"
+    message = _("Too many failed attempts; try again later.")
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = max(1, retry_after)

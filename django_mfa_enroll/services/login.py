@@ -1,0 +1,89 @@
+"""Login: the second factor after a password, on the user's active secret."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import router, transaction
+
+from .. import signals
+from ..models import Secret
+from . import clock
+from .errors import ChallengeInvalid, ChallengeUsed, Locked, MFAError
+from .failures import announce_failure, attempt
+from .statements import locked_for_login
+from .verification import BACKUP_CODE, TOTP, accept_totp, consume_backup_code, method_of
+
+logger = logging.getLogger("django_mfa_enroll")
+
+#: RFC 8176 authentication method references, by the second factor used.
+AMR = {None: ["pwd"], TOTP: ["pwd", "otp", "mfa"], BACKUP_CODE: ["pwd", "mfa"]}
+
+
+@dataclass(frozen=True)
+class SecondFactor:
+    """A login's accepted second factor."""
+
+    user: Any
+    secret: Secret
+    method: str
+    at: datetime
+
+    @property
+    def amr(self) -> list[str]:
+        return AMR[self.method]
+
+
+def verify_second_factor(
+    user_id: Any,
+    secret_id: Any,
+    typed: str,
+    *,
+    method: str | None = None,
+    epoch: int | None = None,
+) -> SecondFactor:
+    """Check a login's second factor for the user's active secret: TOTP or backup code.
+
+    ``method`` says which (None: told by the code's shape). With ``epoch`` (a login
+    challenge's), the challenge is spent by the same UPDATE that accepts the code. One
+    SELECT ... FOR UPDATE of the secret and its user, one UPDATE for a TOTP code. Every
+    failure counts toward the user's limit (RFC 4226 7.3, NIST 800-63B 5.2.2). Raises
+    ChallengeInvalid (no such active secret, or an inactive user), ChallengeUsed,
+    InvalidCode, ReusedCode or Locked.
+    """
+    now = clock.now()
+    method = method or method_of(typed)
+    alias = router.db_for_write(Secret)
+    error: MFAError | None
+    with transaction.atomic(using=alias):
+        secret = locked_for_login(alias, secret_id, user_id)
+        if secret is None or not getattr(secret.user, "is_active", True):
+            raise ChallengeInvalid
+        user = secret.user
+        if epoch is not None and secret.challenge_epoch != epoch:
+            raise ChallengeUsed
+        try:
+            if method == TOTP:
+                code = typed.replace(" ", "")
+                error = attempt(secret, now, lambda: accept_totp(secret, code, now, epoch))
+            else:
+                error = attempt(secret, now, lambda: consume_backup_code(secret, typed, now, epoch))
+        except Locked as locked:
+            error = locked
+    if error is not None:
+        announce_failure(secret, error)
+    if isinstance(error, ChallengeUsed):
+        raise error
+    if error is not None:
+        signals.login_failed.send(Secret, secret=secret, user=user, reason=error.code)
+        raise error
+    logger.info(
+        "MFA login second factor accepted: secret=%s user=%s method=%s", secret.pk, user.pk, method
+    )
+    signals.login_succeeded.send(Secret, secret=secret, user=user, method=method)
+    if method == BACKUP_CODE:
+        signals.backup_code_used.send(Secret, secret=secret, user=user)
+    return SecondFactor(user, secret, method, now)

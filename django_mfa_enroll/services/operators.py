@@ -1,0 +1,157 @@
+"""Operators: admin actions and management commands. Each records who did it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .. import crypto, signals
+from ..conf import mfa_settings
+from ..models import BackupCode, Secret
+from . import clock
+from .keys import encryption_keys
+
+logger = logging.getLogger("django_mfa_enroll")
+
+
+def _actor(by: Any) -> str:
+    return f"user {by.pk}" if getattr(by, "pk", None) is not None else str(by or "system")
+
+
+def reset_mfa(user: Any, *, by: Any = None) -> bool:
+    """Remove the user's MFA secret and backup codes, so they can enroll again.
+
+    Also ends the user's outstanding refresh tokens when simplejwt's token_blacklist app is
+    installed: a token stolen before the reset must not outlive it. Returns whether there
+    was anything to reset.
+    """
+    with transaction.atomic():
+        secrets = list(Secret.objects.select_for_update().filter(user=user))
+        for secret in secrets:
+            deleted_pk = secret.pk
+            secret.delete()
+            secret.pk = deleted_pk
+        blacklisted = _blacklist_refresh_tokens(user)
+    logger.warning(
+        "MFA reset: user=%s by=%s secrets=%d refresh_tokens_blacklisted=%d",
+        user.pk,
+        _actor(by),
+        len(secrets),
+        blacklisted,
+    )
+    signals.mfa_reset.send(Secret, user=user, by=by, secrets=secrets)
+    if secrets and mfa_settings.NOTIFY_USER_ON_RESET:
+        _notify_reset(user)
+    return bool(secrets)
+
+
+def revoke_backup_codes(secret: Secret, *, by: Any = None) -> int:
+    """Delete a secret's backup codes (the secret stays); return how many were unused."""
+    with transaction.atomic():
+        codes = BackupCode.objects.filter(secret=secret)
+        unused = codes.filter(used_at__isnull=True).count()
+        codes.delete()
+    logger.warning(
+        "MFA backup codes revoked: secret=%s user=%s by=%s", secret.pk, secret.user_id, _actor(by)
+    )
+    signals.backup_codes_revoked.send(Secret, secret=secret, user=secret.user, by=by)
+    return unused
+
+
+def unlock(secret: Secret, *, by: Any = None) -> bool:
+    """Clear a secret's failure count and lock; return whether it was locked or counting."""
+    changed = (
+        Secret.objects.filter(pk=secret.pk)
+        .filter(Q(failure_count__gt=0) | Q(locked_until__isnull=False))
+        .update(failure_count=0, locked_until=None)
+    )
+    logger.warning("MFA unlocked: secret=%s user=%s by=%s", secret.pk, secret.user_id, _actor(by))
+    signals.secret_unlocked.send(Secret, secret=secret, user=secret.user, by=by)
+    return bool(changed)
+
+
+def rotate_encryption(batch_size: int = 200) -> tuple[int, int]:
+    """Re-encrypt every secret under the first encryption key; return (rotated, current).
+
+    Each row is rewritten by a conditional UPDATE on its old ciphertext, so a run can be
+    interrupted and run again, and a secret changed meanwhile is left to the next run.
+    """
+    keys = encryption_keys()
+    first_only = keys[:1]
+    rotated = current = 0
+    last_pk = None
+    while True:
+        rows = Secret.objects.order_by("pk").values_list("pk", "encrypted_key")
+        if last_pk is not None:
+            rows = rows.filter(pk__gt=last_pk)
+        batch = list(rows[:batch_size])
+        if not batch:
+            return rotated, current
+        for pk, token in batch:
+            try:
+                crypto.decrypt(token, first_only)
+                current += 1
+                continue
+            except crypto.InvalidToken:
+                pass
+            new_token = crypto.rotate(token, keys)
+            rotated += Secret.objects.filter(pk=pk, encrypted_key=token).update(
+                encrypted_key=new_token
+            )
+        last_pk = batch[-1][0]
+
+
+def delete_stale_pending(now: datetime | None = None) -> int:
+    """Delete pending secrets older than ``PENDING_MAX_AGE`` seconds; return how many."""
+    cutoff = (now or clock.now()) - timedelta(seconds=mfa_settings.PENDING_MAX_AGE)
+    _total, per_model = Secret.objects.filter(
+        status=Secret.Status.PENDING, created_at__lt=cutoff
+    ).delete()
+    return per_model.get(Secret._meta.label, 0)
+
+
+def _blacklist_refresh_tokens(user: Any) -> int:
+    from django.apps import apps
+
+    if not apps.is_installed("rest_framework_simplejwt.token_blacklist"):
+        return 0
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    outstanding = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
+    tokens = list(outstanding)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in tokens], ignore_conflicts=True
+    )
+    return len(tokens)
+
+
+def _notify_reset(user: Any) -> None:
+    from django.core.mail import send_mail
+
+    email = (
+        getattr(user, user.get_email_field_name(), "")
+        if hasattr(user, "get_email_field_name")
+        else ""
+    )
+    if not email:
+        return
+    try:
+        send_mail(
+            str(_("Your multi-factor authentication was reset")),
+            str(
+                _(
+                    "An administrator reset the multi-factor authentication of your account. "
+                    "Your authenticator app and backup codes no longer work for it; set MFA up "
+                    "again when you next log in. If you did not ask for this, contact us."
+                )
+            ),
+            None,
+            [email],
+        )
+    except Exception as exc:  # noqa: BLE001 - a mail outage must not undo or fail the reset
+        logger.warning("MFA reset notice not sent: user=%s error=%s", user.pk, type(exc).__name__)
