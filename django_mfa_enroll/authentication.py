@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework_simplejwt import settings as simplejwt_settings
@@ -45,6 +47,41 @@ class JWTAuthentication(SimpleJWTAuthentication):
                 code="bad_authorization_header",
             )
         return parts[1]
+
+    def get_user(self, validated_token: Any) -> Any:
+        """simplejwt's user, if the token still matches the user's MFA state: a
+        password-only token of a user who has enrolled since answers 401 ``mfa_required``,
+        one whose second factor's secret is gone 401 ``mfa_reset`` (one indexed read)."""
+        user = super().get_user(validated_token)
+        follow_mfa_state(user, validated_token)
+        return user
+
+
+def follow_mfa_state(user: Any, token: Any) -> None:
+    """Refuse (401) a token whose ``amr`` and ``sid`` no longer match the user's MFA state."""
+    try:
+        services.check_credential(user.pk, token.get(AMR_CLAIM), token.get(SID_CLAIM))
+    except services.CredentialRefused as error:
+        raise exceptions.AuthenticationFailed(error.message, code=error.code) from None
+
+
+def user_of_token(token: Any) -> Any:
+    """The active user a token names, and whose MFA state it still matches; 401 otherwise."""
+    user_id = token.get(_jwt().USER_ID_CLAIM)
+    user = None
+    if user_id is not None and not isinstance(user_id, (dict, list)):
+        try:
+            user = (
+                get_user_model()._default_manager.filter(**{_jwt().USER_ID_FIELD: user_id}).first()
+            )
+        except (DjangoValidationError, ValueError, TypeError, OverflowError, DataError):
+            user = None  # not a key of this user model
+    if user is None or not _jwt().USER_AUTHENTICATION_RULE(user):
+        raise exceptions.AuthenticationFailed(
+            _("No active account found for this token."), code="no_active_account"
+        )
+    follow_mfa_state(user, token)
+    return user
 
 
 def _jwt() -> Any:
@@ -101,17 +138,17 @@ def read_challenge(raw: str) -> ChallengeToken:
 
 
 def access_answer(
-    user: Any, amr: list[str], auth_time: datetime | None = None, secret_id: Any = None
+    user: Any, amr: list[str], auth_time: datetime, secret_id: Any = None
 ) -> dict[str, Any]:
-    """Issue a refresh/access pair carrying ``amr`` (RFC 8176) and ``auth_time``.
+    """Issue a refresh/access pair carrying ``amr`` (RFC 8176) and the login's ``auth_time``
+    (a refresh keeps it: a renewed token is no more recent a login than the first).
 
     After a second factor the pair also names the secret (``sid``): a refresh lives only as
     long as that secret, so an admin reset ends it even without simplejwt's blacklist.
     """
     refresh = RefreshToken.for_user(user)
     refresh[AMR_CLAIM] = amr
-    if auth_time is not None:
-        refresh[AUTH_TIME_CLAIM] = int(auth_time.timestamp())
+    refresh[AUTH_TIME_CLAIM] = int(auth_time.timestamp())
     if secret_id is not None:
         refresh[SID_CLAIM] = str(secret_id)
     return {
@@ -125,32 +162,15 @@ def access_answer(
 def refresh_answer(raw: str) -> dict[str, Any]:
     """Renew an access token from a refresh token, keeping its claims (``amr`` included).
 
-    Refuses a refresh token whose user is gone or inactive, and a password-only one
-    (``amr`` without ``mfa``) once the user has MFA active: enrolling closes old doors.
+    Refuses a refresh token whose user is gone or inactive, and one that no longer matches
+    the user's MFA state (``follow_mfa_state``): enrolling closes the password-only doors,
+    a reset or a delete those of the old factor.
     """
     try:
         refresh = RefreshToken(raw)  # type: ignore[arg-type]
     except TokenError as exc:
         raise InvalidToken(exc.args[0] if exc.args else None) from None
-    user = (
-        get_user_model()
-        ._default_manager.filter(**{_jwt().USER_ID_FIELD: refresh.get(_jwt().USER_ID_CLAIM)})
-        .first()
-    )
-    if user is None or not _jwt().USER_AUTHENTICATION_RULE(user):
-        raise exceptions.AuthenticationFailed(
-            _("No active account found for this token."), code="no_active_account"
-        )
-    if "mfa" in refresh.get(AMR_CLAIM, []):
-        if not services.has_active_secret(user, refresh.get(SID_CLAIM)):
-            raise exceptions.AuthenticationFailed(
-                _("The second factor of this login was reset or removed; log in again."),
-                code="mfa_reset",
-            )
-    elif services.active_secret(user) is not None:
-        raise exceptions.AuthenticationFailed(
-            _("This account now requires a second factor; log in again."), code="mfa_required"
-        )
+    user_of_token(refresh)
     data: dict[str, Any] = {"type": "ACCESS", "token": str(refresh.access_token)}
     if _jwt().ROTATE_REFRESH_TOKENS:
         if _jwt().BLACKLIST_AFTER_ROTATION and hasattr(refresh, "blacklist"):

@@ -16,7 +16,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 
 from . import services
-from .claims import PASSWORD_STAGE, SESSION_AMR, SESSION_AUTH_TIME, SESSION_SID
+from .claims import PASSWORD_STAGE, SESSION_AMR, SESSION_AUTH_TIME, SESSION_SID, stamp_login
 
 __all__ = ["PASSWORD_STAGE", "MFAModelBackend", "remember_amr_in_session"]
 
@@ -46,8 +46,7 @@ class MFAModelBackend(ModelBackend):
             return user  # the challenge view asks for the second factor itself
         secret = services.active_secret(user)
         if secret is None:
-            user.mfa_amr = services.AMR[None]
-            return user
+            return stamp_login(user, services.AMR[None], int(services.clock.now().timestamp()))
         if not mfa_token or not isinstance(mfa_token, str):
             raise PermissionDenied("second factor required")
         try:
@@ -56,10 +55,7 @@ class MFAModelBackend(ModelBackend):
             if request is not None:
                 request.mfa_error = error
             raise PermissionDenied("second factor refused") from None
-        user.mfa_amr = factor.amr
-        user.mfa_auth_time = int(factor.at.timestamp())
-        user.mfa_secret_id = str(factor.secret.pk)
-        return user
+        return stamp_login(user, factor.amr, int(factor.at.timestamp()), factor.secret.pk)
 
 
 def remember_amr_in_session(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

@@ -7,6 +7,8 @@ the backend with ``PASSWORD_STAGE``; tokens and sessions carry the same three fa
 
 from __future__ import annotations
 
+from typing import Any
+
 #: Token claims: how the login authenticated (RFC 8176), when, and with which secret.
 AMR_CLAIM = "amr"
 AUTH_TIME_CLAIM = "auth_time"
@@ -16,6 +18,15 @@ SID_CLAIM = "sid"
 SESSION_AMR = "django_mfa_enroll.amr"
 SESSION_AUTH_TIME = "django_mfa_enroll.auth_time"
 SESSION_SID = "django_mfa_enroll.sid"
+
+
+def stamp_login(user: Any, amr: list[str], auth_time: int, sid: Any = None) -> Any:
+    """Note on the user ``authenticate()`` returns how the login authenticated, for the
+    ``user_logged_in`` receiver that writes it into the session."""
+    user.mfa_amr = amr
+    user.mfa_auth_time = auth_time
+    user.mfa_secret_id = None if sid is None else str(sid)
+    return user
 
 
 class _PasswordStage:

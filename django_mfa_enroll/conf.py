@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "AUTH_RATE": "30/min",
     "NOTIFY_USER_ON_RESET": False,
     "PENDING_MAX_AGE": 86_400,
+    "REAUTH_MAX_AGE": 600,
     "AUTHENTICATION_CLASSES": [
         "django_mfa_enroll.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -143,6 +144,12 @@ class Settings:
     def PENDING_MAX_AGE(self) -> int:
         """Seconds after which ``mfa_cleanup`` deletes a secret never enrolled."""
         return int(_get("PENDING_MAX_AGE"))
+
+    @property
+    def REAUTH_MAX_AGE(self) -> int:
+        """Seconds a login counts as recent, for creating, enrolling, regenerating and
+        deleting a secret and for reading a pending key (the login's ``auth_time``)."""
+        return int(_get("REAUTH_MAX_AGE"))
 
     @property
     def AUTHENTICATION_CLASSES(self) -> list[str]:

@@ -32,6 +32,7 @@ STATUS_OF_ERROR: dict[type[services.MFAError], int] = {
     services.CodeRequired: status.HTTP_400_BAD_REQUEST,
     services.Locked: status.HTTP_429_TOO_MANY_REQUESTS,
     services.ChallengeInvalid: status.HTTP_401_UNAUTHORIZED,
+    services.CredentialRefused: status.HTTP_401_UNAUTHORIZED,
     services.KeyUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 

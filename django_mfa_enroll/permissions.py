@@ -63,6 +63,18 @@ class IsMFAVerified(BasePermission):
         return "mfa" in amr and services.has_active_secret(request.user, secret_id)
 
 
+class RecentLogin(BasePermission):
+    """Allow only a login no older than ``REAUTH_MAX_AGE`` seconds (its ``auth_time``).
+
+    Refuses with 401 ``reauthentication_required``: the client logs in again (with its
+    second factor, if it has one), and retries. A refresh keeps the login's ``auth_time``.
+    """
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        services.check_recent(authentication_of(request)[1])
+        return True
+
+
 def mfa_within(seconds: int) -> type[BasePermission]:
     """Return a permission class allowing only a second factor passed in the last ``seconds``.
 

@@ -30,6 +30,7 @@ from .authentication import (
 from .claims import PASSWORD_STAGE
 from .conf import mfa_settings
 from .exceptions import ServiceError, exception_handler
+from .permissions import RecentLogin
 from .qrcodes import QR_FORMATS, qr_image
 from .schema import (
     document,
@@ -102,8 +103,15 @@ def _validated(serializer_class: type, data: Any) -> dict[str, Any]:
 class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
     """A user's MFA secrets: create, enroll with a first code, list, QR code, codes, delete.
 
-    ``userId`` is the user's primary key or ``me``; another user's id answers 404.
+    ``userId`` is the user's primary key or ``me``; another user's id answers 404. Each
+    action that changes a factor or shows a key needs a recent login (``RecentLogin``).
     """
+
+    recent_login_actions = frozenset({"create", "qrcode", "enroll", "codes", "destroy"})
+
+    def get_permissions(self) -> list[Any]:
+        needed = list(super().get_permissions())
+        return [*needed, RecentLogin()] if self.action in self.recent_login_actions else needed
 
     def _owner(self, user_id: str, secret_id: Any = None, staff: str | None = None) -> Any:
         """The user the path names (404 for anyone else, and for a secret not theirs);
@@ -273,7 +281,7 @@ class PasswordLoginView(LoginAPIView):
             )
         secret = services.active_secret(user)
         if secret is None:
-            return Response(access_answer(user, services.AMR[None]))
+            return Response(access_answer(user, services.AMR[None], services.clock.now()))
         secret.user = user
         return Response(
             {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -87,10 +88,25 @@ def redeem(client, challenge: str, *, header: bool = True, **body):
     return client.post("/auth/totp", {**body, "challenge": challenge}, format="json")
 
 
-def access_token_for(user) -> str:
+def access_token_for(user, *, amr=("pwd",), sid=None, auth_time=None) -> str:
+    """An access token as /auth/password (or, with ``sid``, /auth/totp) issues it, now."""
     refresh = RefreshToken.for_user(user)
-    refresh["amr"] = ["pwd"]
+    refresh["amr"] = list(amr)
+    refresh["auth_time"] = int(time.time()) if auth_time is None else auth_time
+    if sid is not None:
+        refresh["sid"] = str(sid)
     return str(refresh.access_token)
+
+
+def mfa_token_for(user, secret_id) -> str:
+    """An access token as a TOTP login with the secret issues it, now."""
+    return access_token_for(user, amr=("pwd", "otp", "mfa"), sid=secret_id)
+
+
+def sign_in(client, user, secret_id=None) -> None:
+    """Give the client a fresh login's access token: with ``secret_id``, a TOTP login's."""
+    token = access_token_for(user) if secret_id is None else mfa_token_for(user, secret_id)
+    client.credentials(HTTP_AUTHORIZATION=f"jwt {token}")
 
 
 @pytest.fixture
@@ -130,6 +146,9 @@ class Flow:
         body = response.json()
         body["key"] = created["secret"]["secret"]
         self.clock.next_step()
+        # Enrolling ends the password-only token (API.md, first section): the client goes
+        # on as after a login with the new factor.
+        sign_in(self.client, self.user, body["id"])
         return body
 
 

@@ -10,7 +10,7 @@ from django.db import connection
 
 from django_mfa_enroll.models import BackupCode, Secret
 
-from .conftest import access_token_for, make_user
+from .conftest import access_token_for, make_user, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -273,6 +273,7 @@ def test_regenerate_refuses_the_code_that_enrolled(flow, api_client, user):
         ).status_code
         == 200
     )
+    sign_in(api_client, user, created["id"])
     before = secret_state(user)
     response = api_client.post(
         f"/users/me/secrets/{created['id']}/codes", {"token": code}, format="json"
@@ -345,12 +346,15 @@ def test_delete_active_with_a_wrong_backup_code(flow, enrolled, api_client, user
     assert secret_state(user) == before
 
 
-def test_after_delete_the_user_can_enroll_again(flow, enrolled, api_client):
+def test_after_delete_the_user_can_enroll_again(flow, enrolled, api_client, user):
     api_client.delete(
         f"/users/me/secrets/{enrolled['id']}",
         {"token": flow.clock.code(enrolled["key"])},
         format="json",
     )
+    # The login of the deleted factor ends with it; a password login follows.
+    assert api_client.get("/users/me/secrets").json()["code"] == "mfa_reset"
+    sign_in(api_client, user)
     again = flow.enroll()
     assert again["status"] == "active" and again["id"] != enrolled["id"]
 
@@ -627,7 +631,7 @@ def test_token_of_a_deleted_user_is_401(db):
 
 
 def test_no_query_count_explosion_on_list(api_client, enrolled, django_assert_max_num_queries):
-    with django_assert_max_num_queries(2):  # user lookup + annotated list
+    with django_assert_max_num_queries(3):  # user lookup, its MFA state, annotated list
         assert api_client.get("/users/me/secrets").status_code == 200
 
 

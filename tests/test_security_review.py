@@ -14,7 +14,7 @@ from django_mfa_enroll import services
 from django_mfa_enroll.models import Secret
 from django_mfa_enroll.services import operators
 
-from .conftest import PASSWORD, access_token_for
+from .conftest import PASSWORD, access_token_for, sign_in
 from .conftest import login as password_login
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +58,7 @@ def test_no_code_secret_or_token_in_any_log_record_of_a_full_flow(user, clock, c
     )
     refreshed = anon.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json").json()
     seen.append(refreshed["token"])
+    client.credentials(HTTP_AUTHORIZATION=f"jwt {tokens['token']}")  # the password's has ended
     clock.next_step()
     code = clock.code(key)
     fresh = client.post(
@@ -170,6 +171,7 @@ def test_a_refresh_token_of_an_old_secret_dies_when_mfa_is_set_up_again(
     flow.client.delete(
         f"/users/me/secrets/{enrolled['id']}", {"token": enrolled["codes"][1]}, format="json"
     )
+    sign_in(flow.client, user)  # a password login, as MFA is off now
     flow.enroll()
     assert Secret.objects.count() == 1
     response = client.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json")
@@ -242,7 +244,8 @@ def test_a_reset_ends_mfa_status_for_sessions_and_access_tokens(user, clock, enr
     assert api.get("/site/sensitive/").status_code == 200
     services.reset_mfa(user, by="test")
     assert browser.get("/site/sensitive/").status_code == 403
-    assert api.get("/site/sensitive/").status_code == 403
+    response = api.get("/site/sensitive/")
+    assert response.status_code == 401 and response.json()["code"] == "mfa_reset"
 
 
 def test_the_admin_refuses_lookups_on_what_it_never_shows(user, clock, enrolled, client):

@@ -18,22 +18,29 @@ whichever module a function lives in:
 - ``totp_secrets``: create, show while pending, enroll, delete;
 - ``code_sets``: backup code sets, regenerated;
 - ``login``: the second factor of a password login;
+- ``credentials``: whether a session or token still matches the user's MFA state, and
+  whether its login is recent;
 - ``operators``: reset, revoke, unlock, key rotation, cleanup.
 """
 
 from . import clock
 from .code_sets import regenerate_backup_codes
+from .credentials import METHOD_TYPES, active_method_ids, check_credential, check_recent
 from .errors import (
     AlreadyEnrolled,
     ChallengeInvalid,
     ChallengeUsed,
     CodeRequired,
+    CredentialRefused,
     InvalidCode,
     KeyUnavailable,
     Locked,
     MFAError,
+    MFARequired,
+    MFAReset,
     NotEnrolled,
     NotPending,
+    ReauthenticationRequired,
     ReusedCode,
     SecretExists,
     SecretNotFound,
@@ -72,25 +79,33 @@ __all__ = [
     "AMR",
     "BACKUP_CODE",
     "ME",
+    "METHOD_TYPES",
     "TOTP",
     "AlreadyEnrolled",
     "ChallengeInvalid",
     "ChallengeUsed",
     "CodeRequired",
+    "CredentialRefused",
     "Enrollment",
     "InvalidCode",
     "KeyUnavailable",
     "Locked",
     "MFAError",
+    "MFARequired",
+    "MFAReset",
     "NewSecret",
     "NotEnrolled",
     "NotPending",
+    "ReauthenticationRequired",
     "ReusedCode",
     "SecondFactor",
     "SecretExists",
     "SecretNotFound",
     "UserNotFound",
+    "active_method_ids",
     "active_secret",
+    "check_credential",
+    "check_recent",
     "clock",
     "create_secret",
     "delete_secret",

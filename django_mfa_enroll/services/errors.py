@@ -94,3 +94,28 @@ class Locked(MFAError):
     def __init__(self, retry_after: int) -> None:
         super().__init__()
         self.retry_after = max(1, retry_after)
+
+
+class CredentialRefused(MFAError):
+    """A session or token that no longer matches its user's MFA state (API.md, first
+    section): the client logs in again."""
+
+    code = "credential_refused"
+
+
+class MFARequired(CredentialRefused):
+    code = "mfa_required"
+    message = _("This account now requires a second factor; log in again.")
+
+
+class MFAReset(CredentialRefused):
+    code = "mfa_reset"
+    message = _("The second factor of this login was reset or removed; log in again.")
+
+
+class ReauthenticationRequired(CredentialRefused):
+    code = "reauthentication_required"
+    message = _(
+        "For your security, this needs a recent login: log in again (with your second "
+        "factor, if you have one), then retry."
+    )

@@ -91,13 +91,28 @@ async function renewAccessToken() {
   }
 }
 
+// What a 401 says to do, by its code: every credential follows the user's MFA state, and
+// changing it needs a recent sign-in; a refresh helps with neither.
+export const SIGNED_OUT_BECAUSE = {
+  reauthentication_required: "For your security, sign in again to change two-step verification.",
+  mfa_required: "Two-step verification is on: sign in with your password and a code from your app.",
+  mfa_reset: "Your two-step verification changed: please sign in again.",
+};
+
+async function errorCodeOf(response) {
+  const body = await response.clone().json().catch(() => null);
+  return (body && body.code) || "";
+}
+
 async function authorized(method, url, body) {
   let response = await send(method, url, { body, bearer: accessToken() });
-  if (response.status === 401 && (await renewAccessToken())) {
+  let code = response.status === 401 ? await errorCodeOf(response) : "";
+  if (response.status === 401 && !(code in SIGNED_OUT_BECAUSE) && (await renewAccessToken())) {
     response = await send(method, url, { body, bearer: accessToken() });
+    code = response.status === 401 ? await errorCodeOf(response) : "";
   }
   if (response.status === 401) {
-    signOut("Your session has ended. Please sign in again.");
+    signOut(SIGNED_OUT_BECAUSE[code] || "Your session has ended. Please sign in again.");
     await answerOf(response); // throws: the page is leaving
   }
   return response;

@@ -6,9 +6,11 @@ import {
   describeError,
   initNav,
   leaveNotice,
+  SIGNED_OUT_BECAUSE,
   secrets,
   showError,
   signedInAs,
+  signOut,
   takeNotice,
   urls,
   whileBusy,
@@ -28,6 +30,7 @@ const manualSecret = $("manual-secret");
 let mfa = null; // the user's MFA secret as the API lists it, or null
 let pending = null; // the secret being set up, with its key (shown while pending only)
 let shownCodes = [];
+let justEnrolled = false; // the sign-in that set MFA up ends once its codes are saved
 
 if (!accessToken()) {
   leaveNotice("Sign in to see your security settings.");
@@ -155,6 +158,7 @@ $("setup-form").addEventListener("submit", async (event) => {
     const enrolled = await whileBusy(event.target, () => secrets.enroll(pending.id, code));
     forgetPending();
     mfa = enrolled;
+    justEnrolled = true;
     showError(error, "", input);
     showCodes(enrolled.codes, "Two-step verification is on.");
   } catch (failure) {
@@ -203,6 +207,11 @@ $("download-codes").addEventListener("click", () => {
 });
 
 $("codes-saved").addEventListener("click", async () => {
+  if (justEnrolled) {
+    // A password-only sign-in ends when MFA goes on: the next one proves the new factor.
+    signOut(SIGNED_OUT_BECAUSE.mfa_required);
+    return;
+  }
   shownCodes = [];
   $("backup-codes").replaceChildren();
   say("");
@@ -242,12 +251,8 @@ $("disable-form").addEventListener("submit", async (event) => {
   showError(error, "");
   try {
     await whileBusy(event.target, () => secrets.remove(mfa.id, typed));
-    input.value = "";
-    showError(error, "", input);
-    mfa = null;
-    say("Two-step verification is off. Your backup codes no longer work.");
-    await load();
-    $("mfa-heading").focus();
+    // The sign-in that used the removed factor ends with it.
+    signOut("Two-step verification is off and your backup codes no longer work. Sign in with your password.");
   } catch (failure) {
     showError(error, describeError(failure), input);
   }
