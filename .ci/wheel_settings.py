@@ -16,6 +16,7 @@ ROOT_URLCONF = "django_mfa_enroll.urls"
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_mfa_enroll.middleware.MFASessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 TEMPLATES = [

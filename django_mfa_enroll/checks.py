@@ -50,14 +50,13 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 W002 = "django_mfa_enroll.W002"
 
 
-def _is_mfa_backend(path: str) -> bool:
-    from .backends import MFAModelBackend
-
+def _is_subclass(path: str, cls: type) -> bool:
+    """Whether the dotted path names ``cls`` or a subclass of it (False if it does not import)."""
     try:
-        backend = import_string(path)
+        found = import_string(path)
     except ImportError:
         return False
-    return isinstance(backend, type) and issubclass(backend, MFAModelBackend)
+    return isinstance(found, type) and issubclass(found, cls)
 
 
 E002 = "django_mfa_enroll.E002"
@@ -91,7 +90,7 @@ def check_backends(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                     id=E002,
                 )
             ]
-    if not any(_is_mfa_backend(path) for path in backends):
+    if not any(_is_subclass(path, MFAModelBackend) for path in backends):
         return [
             Warning(
                 "MFAModelBackend is not in AUTHENTICATION_BACKENDS: the admin, DRF's Basic and "
@@ -266,6 +265,36 @@ def check_secrets_decrypt(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             )
         ]
     return []
+
+
+E008 = "django_mfa_enroll.E008"
+SESSION_MIDDLEWARE = "django_mfa_enroll.middleware.MFASessionMiddleware"
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+@register(Tags.security)
+def check_session_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Where Django sessions log users in, MFASessionMiddleware must follow them."""
+    from .middleware import MFASessionMiddleware
+
+    middleware = [str(path) for path in getattr(settings, "MIDDLEWARE", None) or []]
+    if AUTH_MIDDLEWARE not in middleware:
+        return []  # no session logins to follow
+    ours = [
+        index for index, path in enumerate(middleware) if _is_subclass(path, MFASessionMiddleware)
+    ]
+    if ours and min(ours) > middleware.index(AUTH_MIDDLEWARE):
+        return []
+    return [
+        Error(
+            "MFASessionMiddleware is not in MIDDLEWARE after AuthenticationMiddleware: a "
+            "session logged in with a password alone keeps working after its user enrolls "
+            "in MFA, and one of a reset factor after the reset (the admin, DRF's "
+            "SessionAuthentication, login_required views).",
+            hint=f"Put {SESSION_MIDDLEWARE!r} right after {AUTH_MIDDLEWARE!r}.",
+            id=E008,
+        )
+    ]
 
 
 def _tables_ready() -> bool:

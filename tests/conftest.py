@@ -103,6 +103,20 @@ def mfa_token_for(user, secret_id) -> str:
     return access_token_for(user, amr=("pwd", "otp", "mfa"), sid=secret_id)
 
 
+def force_mfa_login(client, user, secret_id) -> None:
+    """``client.force_login`` as a login with the secret's TOTP code: what the backend's
+    ``user_logged_in`` receiver writes into the session (a bare force_login is a password
+    alone, which ends once the user has MFA)."""
+    from django_mfa_enroll.claims import SESSION_AMR, SESSION_AUTH_TIME, SESSION_SID
+
+    client.force_login(user)
+    session = client.session
+    session[SESSION_AMR] = ["pwd", "otp", "mfa"]
+    session[SESSION_AUTH_TIME] = int(time.time())
+    session[SESSION_SID] = str(secret_id)
+    session.save()
+
+
 def sign_in(client, user, secret_id=None) -> None:
     """Give the client a fresh login's access token: with ``secret_id``, a TOTP login's."""
     token = access_token_for(user) if secret_id is None else mfa_token_for(user, secret_id)

@@ -39,6 +39,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_mfa_enroll.middleware.MFASessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 

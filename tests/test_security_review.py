@@ -14,7 +14,7 @@ from django_mfa_enroll import services
 from django_mfa_enroll.models import Secret
 from django_mfa_enroll.services import operators
 
-from .conftest import PASSWORD, access_token_for, sign_in
+from .conftest import PASSWORD, access_token_for, force_mfa_login, sign_in
 from .conftest import login as password_login
 
 pytestmark = pytest.mark.django_db
@@ -243,7 +243,8 @@ def test_a_reset_ends_mfa_status_for_sessions_and_access_tokens(user, clock, enr
     assert browser.get("/site/sensitive/").status_code == 200
     assert api.get("/site/sensitive/").status_code == 200
     services.reset_mfa(user, by="test")
-    assert browser.get("/site/sensitive/").status_code == 403
+    assert browser.get("/site/sensitive/").status_code == 401  # the session has ended
+    assert "sessionid" not in browser.cookies or not browser.cookies["sessionid"].value
     response = api.get("/site/sensitive/")
     assert response.status_code == 401 and response.json()["code"] == "mfa_reset"
 
@@ -251,7 +252,7 @@ def test_a_reset_ends_mfa_status_for_sessions_and_access_tokens(user, clock, enr
 def test_the_admin_refuses_lookups_on_what_it_never_shows(user, clock, enrolled, client):
     user.is_staff = user.is_superuser = True
     user.save()
-    client.force_login(user)
+    force_mfa_login(client, user, enrolled["id"])
     secret = Secret.objects.get()
     base = "/admin/django_mfa_enroll/secret/"
     for lookup in (

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.urls import include, path
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
@@ -43,7 +45,21 @@ class StepUp(WhoAmI):
     permission_classes = [mfa_within(300)]
 
 
+@login_required
+def members_page(request):
+    """A site's plain Django page for logged-in users."""
+    return HttpResponse(f"member {request.user.pk}")
+
+
+async def async_page(request):
+    """A site's async view: ``await request.auser()``."""
+    user = await request.auser()
+    return HttpResponse(f"user {user.pk}" if user.is_authenticated else "anonymous")
+
+
 urlpatterns = [
+    path("site/members/", members_page),
+    path("site/async/", async_page),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     path("api/token/", TokenObtainPairView.as_view()),
