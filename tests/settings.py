@@ -28,6 +28,11 @@ INSTALLED_APPS = [
 ]
 
 USER_MODEL = os.environ.get("MFA_TEST_USER_MODEL", "auth")
+# tests/test_simplejwt_views.py runs itself once more without simplejwt's blacklist app:
+# its refusals must not depend on it.
+WITHOUT_BLACKLIST = os.environ.get("MFA_TEST_WITHOUT_BLACKLIST") == "1"
+if WITHOUT_BLACKLIST:
+    INSTALLED_APPS.remove("rest_framework_simplejwt.token_blacklist")
 if USER_MODEL == "uuid":
     INSTALLED_APPS.append("tests.uuid_user")
     AUTH_USER_MODEL = "uuid_user.UUIDUser"
@@ -66,7 +71,9 @@ DATABASES = {
         os.environ.get("DATABASE_URL", "sqlite://:memory:"), conn_max_age=0
     )
 }
-DATABASES["default"]["TEST"] = {"NAME": f"test_mfa_enroll_{USER_MODEL}"}
+DATABASES["default"]["TEST"] = {
+    "NAME": f"test_mfa_enroll_{USER_MODEL}{'_noblacklist' if WITHOUT_BLACKLIST else ''}"
+}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {}  # in memory
     # Writers queue at BEGIN instead of failing with "database is locked" mid-transaction.
@@ -91,6 +98,24 @@ MFA_ENROLL = {
     "BACKUP_CODE_ITERATIONS": 1_000,
     # The suite logs in far more often than a person; the throttle has tests of its own.
     "AUTH_RATE": "10000/min",
+}
+
+# simplejwt's own views, routed in tests/urls.py, with the serializers that follow the
+# user's MFA state (README); sliding tokens too, so their doors are tested.
+SIMPLE_JWT = {
+    "TOKEN_OBTAIN_SERIALIZER": "django_mfa_enroll.token_serializers.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "django_mfa_enroll.token_serializers.TokenRefreshSerializer",
+    "TOKEN_VERIFY_SERIALIZER": "django_mfa_enroll.token_serializers.TokenVerifySerializer",
+    "SLIDING_TOKEN_OBTAIN_SERIALIZER": (
+        "django_mfa_enroll.token_serializers.TokenObtainSlidingSerializer"
+    ),
+    "SLIDING_TOKEN_REFRESH_SERIALIZER": (
+        "django_mfa_enroll.token_serializers.TokenRefreshSlidingSerializer"
+    ),
+    "AUTH_TOKEN_CLASSES": (
+        "rest_framework_simplejwt.tokens.AccessToken",
+        "rest_framework_simplejwt.tokens.SlidingToken",
+    ),
 }
 
 # As README recommends for a site's own views: the app's error shape everywhere.

@@ -27,6 +27,7 @@ DOORS = {
         "exceptions",
         "schema",
         "urls",
+        "token_serializers",
     },
     "admin": {"admin", "forms"},
     "django": {"backends", "middleware"},

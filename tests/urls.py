@@ -8,7 +8,13 @@ from rest_framework.authentication import BasicAuthentication, SessionAuthentica
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.views import TokenObtainPairView
+from rest_framework_simplejwt.views import (
+    TokenObtainPairView,
+    TokenObtainSlidingView,
+    TokenRefreshSlidingView,
+    TokenRefreshView,
+    TokenVerifyView,
+)
 
 from django_mfa_enroll.admin import MFAUserAdminMixin, use_mfa_login
 from django_mfa_enroll.authentication import JWTAuthentication
@@ -63,6 +69,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     path("api/token/", TokenObtainPairView.as_view()),
+    path("api/token/refresh/", TokenRefreshView.as_view()),
+    path("api/token/verify/", TokenVerifyView.as_view()),
+    path("api/token/sliding/", TokenObtainSlidingView.as_view()),
+    path("api/token/sliding/refresh/", TokenRefreshSlidingView.as_view()),
     path("site/whoami/", WhoAmI.as_view()),
     path("site/sensitive/", Sensitive.as_view()),
     path("site/step-up/", StepUp.as_view()),

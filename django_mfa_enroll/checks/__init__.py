@@ -8,10 +8,22 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from . import crypto
-from .backup_codes import MAX_SET_SIZE
-from .conf import mfa_settings
-from .totp import ALGORITHMS
+from .. import crypto
+from ..backup_codes import MAX_SET_SIZE
+from ..conf import mfa_settings
+from ..totp import ALGORITHMS
+from .doors import (  # the checks on how a site wires the doors in, registered with these
+    AUTH_MIDDLEWARE,
+    E008,
+    E009,
+    E010,
+    OUR_JWT,
+    SESSION_MIDDLEWARE,
+    _is_subclass,
+    check_default_authentication,
+    check_session_middleware,
+    check_simplejwt_views,
+)
 
 W001 = "django_mfa_enroll.W001"
 E001 = "django_mfa_enroll.E001"
@@ -50,15 +62,6 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 W002 = "django_mfa_enroll.W002"
 
 
-def _is_subclass(path: str, cls: type) -> bool:
-    """Whether the dotted path names ``cls`` or a subclass of it (False if it does not import)."""
-    try:
-        found = import_string(path)
-    except ImportError:
-        return False
-    return isinstance(found, type) and issubclass(found, cls)
-
-
 E002 = "django_mfa_enroll.E002"
 BACKEND = "django_mfa_enroll.backends.MFAModelBackend"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -69,7 +72,7 @@ def check_backends(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """MFAModelBackend must stand in AUTHENTICATION_BACKENDS, and ModelBackend must not."""
     from django.contrib.auth.backends import ModelBackend
 
-    from .backends import MFAModelBackend
+    from ..backends import MFAModelBackend
 
     backends = list(getattr(settings, "AUTHENTICATION_BACKENDS", []))
     for path in backends:
@@ -245,7 +248,7 @@ def check_secrets_decrypt(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """The keys in force must decrypt the secrets already stored (start-up, not login)."""
     from django.db import DatabaseError
 
-    from . import services
+    from .. import services
 
     if not _tables_ready():
         return []
@@ -267,42 +270,25 @@ def check_secrets_decrypt(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     return []
 
 
-E008 = "django_mfa_enroll.E008"
-SESSION_MIDDLEWARE = "django_mfa_enroll.middleware.MFASessionMiddleware"
-AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
-
-
-@register(Tags.security)
-def check_session_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    """Where Django sessions log users in, MFASessionMiddleware must follow them."""
-    from .middleware import MFASessionMiddleware
-
-    middleware = [str(path) for path in getattr(settings, "MIDDLEWARE", None) or []]
-    if AUTH_MIDDLEWARE not in middleware:
-        return []  # no session logins to follow
-    ours = [
-        index for index, path in enumerate(middleware) if _is_subclass(path, MFASessionMiddleware)
-    ]
-    if ours and min(ours) > middleware.index(AUTH_MIDDLEWARE):
-        return []
-    return [
-        Error(
-            "MFASessionMiddleware is not in MIDDLEWARE after AuthenticationMiddleware: a "
-            "session logged in with a password alone keeps working after its user enrolls "
-            "in MFA, and one of a reset factor after the reset (the admin, DRF's "
-            "SessionAuthentication, login_required views).",
-            hint=f"Put {SESSION_MIDDLEWARE!r} right after {AUTH_MIDDLEWARE!r}.",
-            id=E008,
-        )
-    ]
-
-
 def _tables_ready() -> bool:
     from django.db import DatabaseError, connection
 
-    from .models import Secret
+    from ..models import Secret
 
     try:
         return Secret._meta.db_table in connection.introspection.table_names()
     except (DatabaseError, RuntimeError):  # no database, or one a test runner keeps closed
         return False
+
+
+__all__ = [
+    "AUTH_MIDDLEWARE",
+    "E008",
+    "E009",
+    "E010",
+    "OUR_JWT",
+    "SESSION_MIDDLEWARE",
+    "check_default_authentication",
+    "check_session_middleware",
+    "check_simplejwt_views",
+]

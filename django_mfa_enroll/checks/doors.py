@@ -1,0 +1,142 @@
+"""System checks on how a site wires the doors in: sessions, simplejwt's views, DRF's
+default authentication. Each names the one setting that makes a door follow the user's
+MFA state (API.md, first section)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+from django.utils.module_loading import import_string
+
+
+def _is_subclass(path: str, cls: type) -> bool:
+    """Whether the dotted path names ``cls`` or a subclass of it (False if it does not import)."""
+    try:
+        found = import_string(path)
+    except ImportError:
+        return False
+    return isinstance(found, type) and issubclass(found, cls)
+
+
+E008 = "django_mfa_enroll.E008"
+SESSION_MIDDLEWARE = "django_mfa_enroll.middleware.MFASessionMiddleware"
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+@register(Tags.security)
+def check_session_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Where Django sessions log users in, MFASessionMiddleware must follow them."""
+    from ..middleware import MFASessionMiddleware
+
+    middleware = [str(path) for path in getattr(settings, "MIDDLEWARE", None) or []]
+    if AUTH_MIDDLEWARE not in middleware:
+        return []  # no session logins to follow
+    ours = [
+        index for index, path in enumerate(middleware) if _is_subclass(path, MFASessionMiddleware)
+    ]
+    if ours and min(ours) > middleware.index(AUTH_MIDDLEWARE):
+        return []
+    return [
+        Error(
+            "MFASessionMiddleware is not in MIDDLEWARE after AuthenticationMiddleware: a "
+            "session logged in with a password alone keeps working after its user enrolls "
+            "in MFA, and one of a reset factor after the reset (the admin, DRF's "
+            "SessionAuthentication, login_required views).",
+            hint=f"Put {SESSION_MIDDLEWARE!r} right after {AUTH_MIDDLEWARE!r}.",
+            id=E008,
+        )
+    ]
+
+
+E009 = "django_mfa_enroll.E009"
+
+
+@register(Tags.security, Tags.urls)
+def check_simplejwt_views(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """simplejwt's own views, where the URLconf routes them, must use the serializers that
+    follow the user's MFA state (token_serializers.py)."""
+    from ..token_serializers import SETTING_OF, FollowsMFAState
+
+    messages = []
+    for route, serializer in _routed_simplejwt_serializers():
+        if issubclass(serializer, FollowsMFAState):
+            continue
+        stock = next((base for base in serializer.__mro__ if base in SETTING_OF), None)
+        if stock is None:
+            continue  # a serializer of the site's own, or simplejwt's blacklist
+        setting, ours = SETTING_OF[stock]
+        messages.append(
+            Error(
+                f"simplejwt's view at {route!r} uses {serializer.__module__}."
+                f"{serializer.__qualname__}: its tokens do not follow the user's MFA state "
+                "(a refresh token from before a user enrolled, or of a reset factor, keeps "
+                "working there).",
+                hint=f"Set SIMPLE_JWT[{setting!r}] = '{ours.__module__}.{ours.__qualname__}' "
+                "in settings.py (or pass that class as the view's serializer_class).",
+                id=E009,
+            )
+        )
+    return messages
+
+
+def _routed_simplejwt_serializers() -> list[tuple[str, type]]:
+    """(route, serializer class) of every simplejwt token view the root URLconf routes."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+    from rest_framework_simplejwt.views import TokenViewBase
+
+    found: list[tuple[str, type]] = []
+
+    def walk(patterns: Any, prefix: str) -> None:
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route)
+            elif isinstance(pattern, URLPattern):
+                view_class = getattr(pattern.callback, "view_class", None)
+                if isinstance(view_class, type) and issubclass(view_class, TokenViewBase):
+                    view = view_class(**getattr(pattern.callback, "view_initkwargs", {}))
+                    found.append((route, view.get_serializer_class()))
+
+    try:
+        walk(get_resolver().url_patterns, "")
+    except Exception:  # noqa: BLE001 - Django's own URL checks report a broken URLconf
+        return []
+    return found
+
+
+E010 = "django_mfa_enroll.E010"
+OUR_JWT = "django_mfa_enroll.authentication.JWTAuthentication"
+
+
+@register(Tags.security)
+def check_default_authentication(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """A site's own DRF views authenticate JWTs with the class that follows MFA state."""
+    from rest_framework.settings import api_settings as drf_settings
+    from rest_framework_simplejwt.authentication import (
+        JWTAuthentication,
+        JWTStatelessUserAuthentication,
+    )
+
+    from ..authentication import JWTAuthentication as OurJWTAuthentication
+
+    stock = (JWTAuthentication, JWTStatelessUserAuthentication)
+    classes: list[Any] = list(drf_settings.DEFAULT_AUTHENTICATION_CLASSES)
+    names = [
+        f"{cls.__module__}.{cls.__qualname__}"
+        for cls in classes
+        if isinstance(cls, type)
+        and issubclass(cls, stock)
+        and not issubclass(cls, OurJWTAuthentication)
+    ]
+    return [
+        Error(
+            f"REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] names {name}: the site's own "
+            "views would accept a password-only access token after its user enrolls in MFA, "
+            "and one of a reset factor after the reset.",
+            hint=f"Use {OUR_JWT!r} in its place (it is simplejwt's, plus that check).",
+            id=E010,
+        )
+        for name in names
+    ]
