@@ -135,6 +135,21 @@ def anon_client() -> APIClient:
     return APIClient()
 
 
+def enroll(user, clock) -> dict:
+    """Set MFA up for the user through the API (another client, as from another device)."""
+    client = APIClient()
+    sign_in(client, user)
+    created = client.post("/users/me/secrets", {"type": "mfa"}, format="json").json()
+    response = client.put(
+        f"/users/me/secrets/{created['id']}/enroll",
+        {"token": clock.code(created["secret"]["secret"])},
+        format="json",
+    )
+    assert response.status_code == 200
+    clock.next_step()
+    return {**response.json(), "key": created["secret"]["secret"]}
+
+
 class Flow:
     """The tutorial's steps through the API, for tests that need a secret in some state."""
 

@@ -17,7 +17,7 @@ from django_mfa_enroll import checks, services
 from django_mfa_enroll.claims import SESSION_AMR, SESSION_SID
 from django_mfa_enroll.models import Secret
 
-from .conftest import PASSWORD, make_user, sign_in
+from .conftest import PASSWORD, enroll, make_user, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -33,21 +33,6 @@ def admin_login(browser: Client, username: str, code: str = "") -> None:
 
 def staff(username: str = "alice"):
     return make_user(username, is_staff=True, is_superuser=True)
-
-
-def enroll(user, clock) -> dict:
-    """Set MFA up for the user through the API (another client, as from another device)."""
-    client = APIClient()
-    sign_in(client, user)
-    created = client.post("/users/me/secrets", {"type": "mfa"}, format="json").json()
-    response = client.put(
-        f"/users/me/secrets/{created['id']}/enroll",
-        {"token": clock.code(created["secret"]["secret"])},
-        format="json",
-    )
-    assert response.status_code == 200
-    clock.next_step()
-    return {**response.json(), "key": created["secret"]["secret"]}
 
 
 def logged_in(browser: Client, path: str) -> bool:

@@ -20,7 +20,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from django_mfa_enroll import checks, services
 from django_mfa_enroll.authentication import ChallengeToken
 
-from .conftest import PASSWORD, login, make_user, redeem, sign_in
+from .conftest import PASSWORD, enroll, login, make_user, redeem
 
 pytestmark = pytest.mark.django_db
 
@@ -35,20 +35,6 @@ def obtain(username: str = "alice") -> dict:
     response = post("/api/token/", {"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.content
     return response.json()
-
-
-def enroll(user, clock) -> dict:
-    client = APIClient()
-    sign_in(client, user)
-    created = client.post("/users/me/secrets", {"type": "mfa"}, format="json").json()
-    response = client.put(
-        f"/users/me/secrets/{created['id']}/enroll",
-        {"token": clock.code(created["secret"]["secret"])},
-        format="json",
-    )
-    assert response.status_code == 200
-    clock.next_step()
-    return {**response.json(), "key": created["secret"]["secret"]}
 
 
 def totp_tokens(enrolled, clock) -> dict:
