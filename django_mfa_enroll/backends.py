@@ -43,19 +43,14 @@ class MFAModelBackend(ModelBackend):
         if user is None:
             return None
         if mfa_stage is PASSWORD_STAGE:
-            return user  # the challenge view asks for the second factor itself
-        secret = services.active_secret(user)
-        if secret is None:
-            return stamp_login(user, services.AMR[None], int(services.clock.now().timestamp()))
-        if not mfa_token or not isinstance(mfa_token, str):
-            raise PermissionDenied("second factor required")
+            return user  # the caller asks for the second factor itself
         try:
-            factor = services.verify_second_factor(user.pk, secret.pk, mfa_token)
+            factor = services.complete_login(user, mfa_token)
         except services.MFAError as error:
             if request is not None:
                 request.mfa_error = error
-            raise PermissionDenied("second factor refused") from None
-        return stamp_login(user, factor.amr, int(factor.at.timestamp()), factor.secret.pk)
+            raise PermissionDenied("second factor required or refused") from None
+        return stamp_login(user, factor.amr, int(factor.at.timestamp()), factor.secret_id)
 
 
 def remember_amr_in_session(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

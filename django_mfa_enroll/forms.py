@@ -1,16 +1,28 @@
-"""Login forms with a field for the second factor, for the admin and for a site's own views."""
+"""Login forms with a field for the second factor, for the admin and for a site's own views.
+
+The order of the checks is the point (API.md, "Every credential follows..."): the password
+and the account's right to this site (active; staff, for the admin) come first, the code
+last, so a refused login never spends a code; and every refusal reads the same, so the
+form tells an attacker nothing of which part was right. Attempts count per IP in the same
+counters as ``/auth/*`` (``ratelimit``).
+"""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.signals import user_login_failed
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django.views.debug import SafeExceptionReporterFilter
 
-from . import services
+from . import ratelimit, services
+from .claims import PASSWORD_STAGE, stamp_login
 
 if TYPE_CHECKING:
     _FormBase = AuthenticationForm
@@ -19,8 +31,7 @@ else:
 
 
 class MFACodeFormMixin(_FormBase):
-    """Adds ``mfa_code`` (a TOTP code or a backup code), passed to authenticate() as
-    ``mfa_token``: a name Django masks in the credentials of ``user_login_failed``."""
+    """Adds ``mfa_code`` (a TOTP code or a backup code) to a login form."""
 
     mfa_code = forms.CharField(
         label=_("Authentication code"),
@@ -44,19 +55,57 @@ class MFACodeFormMixin(_FormBase):
         password = self.cleaned_data.get("password")
         code = self.cleaned_data.get("mfa_code") or None
         if username is not None and password:
-            self.user_cache = authenticate(
-                self.request, username=username, password=password, mfa_token=code
+            self._count_attempt()
+            user = authenticate(
+                self.request, username=username, password=password, mfa_stage=PASSWORD_STAGE
             )
-            if self.user_cache is None:
+            if user is None:
                 raise self._refusal()
-            self.confirm_login_allowed(self.user_cache)
+            try:
+                self.confirm_login_allowed(user)  # active; for the admin, staff
+            except forms.ValidationError:
+                raise self._refusal() from None
+            self.user_cache = self._second_factor(user, username, code)
         return self.cleaned_data
 
+    def _second_factor(self, user: Any, username: str, code: str | None) -> Any:
+        try:
+            factor = services.complete_login(user, code)
+        except services.Locked:
+            # Said only after a right password: a wrong one never reaches the code.
+            raise forms.ValidationError(self.mfa_error_messages["locked"], code="locked") from None
+        except services.MFAError:
+            self._signal_failure(username)
+            raise self._refusal() from None
+        return stamp_login(user, factor.amr, int(factor.at.timestamp()), factor.secret_id)
+
+    def _count_attempt(self) -> None:
+        wait = ratelimit.login_wait(self.request) if self.request is not None else None
+        if wait is not None:
+            seconds = math.ceil(wait)
+            raise forms.ValidationError(
+                ngettext(
+                    "Too many sign-in attempts from your network; try again in %(seconds)d second.",
+                    "Too many sign-in attempts from your network; try again in %(seconds)d "
+                    "seconds.",
+                    seconds,
+                )
+                % {"seconds": seconds},
+                code="throttled",
+            )
+
+    def _signal_failure(self, username: str) -> None:
+        # A wrong second factor is a failed login, for whatever listens (lockout tools, logs),
+        # with the password and the code masked as Django masks credentials.
+        hidden = SafeExceptionReporterFilter.cleansed_substitute
+        user_login_failed.send(
+            sender=__name__,
+            credentials={"username": username, "password": hidden, "mfa_token": hidden},
+            request=self.request,
+        )
+
     def _refusal(self) -> forms.ValidationError:
-        # One message for a wrong password and a wrong code: the form must not tell an
-        # attacker which of the two was right. A lock is said (only a right password gets it).
-        if isinstance(getattr(self.request, "mfa_error", None), services.Locked):
-            return forms.ValidationError(self.mfa_error_messages["locked"], code="locked")
+        # One message for a wrong password, an account not allowed here and a wrong code.
         return forms.ValidationError(
             self.mfa_error_messages["invalid_login"],
             code="invalid_login",

@@ -322,7 +322,7 @@ class SecondFactorView(LoginAPIView):
             )
         except services.InvalidCode as error:
             raise ServiceError(error, status_code=401) from None
-        return Response(access_answer(factor.user, factor.amr, factor.at, factor.secret.pk))
+        return Response(access_answer(factor.user, factor.amr, factor.at, factor.secret_id))
 
 
 class RefreshView(LoginAPIView):

@@ -34,7 +34,7 @@ DOORS = {
     "operator": {"management"},
 }
 #: Below the doors: the services and what they stand on.
-BELOW = {"services", "claims", "conf", "models", "signals", "migrations"}
+BELOW = {"services", "claims", "conf", "models", "signals", "migrations", "ratelimit"}
 #: Pure rooms: functions over values; they import nothing of the package.
 PURE = {"totp", "backup_codes", "crypto", "qrcodes"}
 #: What wires the doors into Django at start-up; it may import any room.

@@ -48,7 +48,7 @@ from .errors import (
 )
 from .failures import is_locked, locked_filter
 from .keys import encryption_keys, undecryptable_secrets
-from .login import AMR, SecondFactor, verify_second_factor
+from .login import AMR, SecondFactor, complete_login, verify_second_factor
 from .lookups import (
     ME,
     active_secret,
@@ -106,6 +106,7 @@ __all__ = [
     "active_secret",
     "check_credential",
     "check_recent",
+    "complete_login",
     "clock",
     "create_secret",
     "delete_secret",

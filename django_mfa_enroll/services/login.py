@@ -12,8 +12,9 @@ from django.db import router, transaction
 from .. import signals
 from ..models import Secret
 from . import clock
-from .errors import ChallengeInvalid, ChallengeUsed, Locked, MFAError
+from .errors import ChallengeInvalid, ChallengeUsed, CodeRequired, Locked, MFAError
 from .failures import announce_failure, attempt
+from .lookups import active_secret
 from .statements import locked_for_login
 from .verification import BACKUP_CODE, TOTP, accept_totp, consume_backup_code, method_of
 
@@ -25,16 +26,35 @@ AMR = {None: ["pwd"], TOTP: ["pwd", "otp", "mfa"], BACKUP_CODE: ["pwd", "mfa"]}
 
 @dataclass(frozen=True)
 class SecondFactor:
-    """A login's accepted second factor."""
+    """A login's accepted second factor (``method`` None: none was due, a password alone)."""
 
     user: Any
-    secret: Secret
-    method: str
+    secret: Secret | None
+    method: str | None
     at: datetime
 
     @property
     def amr(self) -> list[str]:
         return AMR[self.method]
+
+    @property
+    def secret_id(self) -> Any:
+        return None if self.secret is None else self.secret.pk
+
+
+def complete_login(user: Any, typed: Any) -> SecondFactor:
+    """Finish the password login of ``user`` (its password already checked): nothing more
+    without an active method, else ``typed`` as its second factor (a TOTP or backup code).
+
+    Raises CodeRequired (no code: not counted as a failure), or what
+    ``verify_second_factor`` raises.
+    """
+    secret = active_secret(user)
+    if secret is None:
+        return SecondFactor(user, None, None, clock.now())
+    if not typed or not isinstance(typed, str):
+        raise CodeRequired
+    return verify_second_factor(user.pk, secret.pk, typed)
 
 
 def verify_second_factor(
