@@ -229,3 +229,115 @@ def test_a_reset_during_logins_leaves_nothing_alive(active, user, clock):
             assert again.status_code == 401, again.content
         else:
             assert response.json()["code"] in ("challenge_invalid", "challenge_used")
+
+
+# One lock order in every path (issue 13, item 6): the user's row, then the secret's.
+
+ROUNDS = 25
+
+
+def _deadlocks(results) -> list:
+    from django.db import OperationalError
+
+    return [r for r in results if isinstance(r, OperationalError)]
+
+
+def test_create_racing_enroll_of_the_same_pending_secret_never_deadlocks(user, clock):
+    allowed = (
+        services.NewSecret,
+        services.Enrollment,
+        services.SecretExists,
+        services.SecretNotFound,
+        services.AlreadyEnrolled,
+    )
+    for _round in range(ROUNDS):
+        Secret.objects.filter(user=user).delete()
+        new = services.create_secret(user, issuer="Example")
+        code = clock.code(new.key_base32)
+
+        def act(i: int, new=new, code=code):
+            if i % 2:
+                return services.enroll_secret(user, new.secret.pk, code)
+            return services.create_secret(user, issuer="Example")
+
+        results = race(act, n=4)
+        assert _deadlocks(results) == [], results
+        assert all(isinstance(r, allowed) for r in results), results
+        assert Secret.objects.filter(user=user).count() == 1
+        clock.next_step()
+
+
+def test_delete_racing_create_and_cleanup_never_deadlocks(user, clock, settings):
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "PENDING_MAX_AGE": 0}
+    for _round in range(ROUNDS):
+        Secret.objects.filter(user=user).delete()
+        new = services.create_secret(user, issuer="Example")
+        clock.advance(1)
+
+        def act(i: int, new=new):
+            if i == 0:
+                return services.delete_secret(user, new.secret.pk, None)
+            if i == 1:
+                return services.delete_stale_pending()
+            return services.create_secret(user, issuer="Example")
+
+        results = race(act, n=4)
+        assert _deadlocks(results) == [], results
+        assert not [
+            r
+            for r in results
+            if isinstance(r, Exception)
+            and not isinstance(r, (services.SecretNotFound, services.SecretExists))
+        ], results
+
+
+def test_cleanup_racing_enroll_never_deletes_the_enrolled_secret(user, clock, settings):
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "PENDING_MAX_AGE": 0}
+    for _round in range(ROUNDS):
+        Secret.objects.filter(user=user).delete()
+        new = services.create_secret(user, issuer="Example")
+        code = clock.code(new.key_base32)
+        clock.advance(1)  # stale now
+
+        def act(i: int, new=new, code=code):
+            if i == 0:
+                return services.enroll_secret(user, new.secret.pk, code)
+            return services.delete_stale_pending()
+
+        results = race(act, n=3)
+        assert _deadlocks(results) == [], results
+        assert all(isinstance(r, int) for r in results[1:]), results  # cleanups ran through
+        if isinstance(results[0], services.Enrollment):
+            secret = Secret.objects.get(pk=new.secret.pk)  # still there, whole
+            assert secret.status == Secret.Status.ACTIVE
+            assert BackupCode.objects.filter(secret=secret).count() == 10
+        else:
+            assert isinstance(results[0], services.SecretNotFound), results
+            assert not Secret.objects.filter(user=user).exists()
+        clock.next_step()
+
+
+def test_over_http_create_racing_enroll_answers_no_5xx(user, clock):
+    from rest_framework.test import APIClient
+
+    from .conftest import access_token_for
+
+    token = access_token_for(user)
+    statuses = []
+    for _round in range(ROUNDS):
+        Secret.objects.filter(user=user).delete()
+        new = services.create_secret(user, issuer="Example")
+        code = clock.code(new.key_base32)
+
+        def act(i: int, new=new, code=code):
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"jwt {token}")
+            if i % 2:
+                path = f"/users/me/secrets/{new.secret.pk}/enroll"
+                return client.put(path, {"token": code}, format="json").status_code
+            return client.post("/users/me/secrets", {"type": "mfa"}, format="json").status_code
+
+        statuses += race(act, n=4)
+        clock.next_step()
+    assert all(isinstance(s, int) and s < 500 for s in statuses), statuses
+    assert {200} <= set(statuses) <= {200, 404, 409}

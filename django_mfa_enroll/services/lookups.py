@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, connections, router
 from django.db.models import Count, Q, QuerySet
 
 from ..models import Secret
@@ -94,8 +94,27 @@ def as_uuid(value: Any) -> uuid.UUID:
         raise SecretNotFound from None
 
 
+def lock_users(user_ids: Any) -> None:
+    """Lock the users' rows until the transaction ends, in primary-key order.
+
+    The first lock of every flow that changes a user's secrets: one order everywhere (the
+    user, then their secrets), so two flows never wait on each other in a circle. (Without
+    it, a create that held the user and wanted the pending secret deadlocked with an
+    enroll that held the secret and, at its second UPDATE of the row, PostgreSQL's foreign
+    key check wanted the user.) FOR NO KEY UPDATE where the database has it: it serialises
+    these flows without blocking inserts elsewhere of rows that refer to the user.
+    """
+    model = get_user_model()
+    alias = router.db_for_write(model)
+    no_key = connections[alias].features.has_select_for_no_key_update
+    rows = model._default_manager.using(alias).filter(pk__in=list(user_ids)).order_by("pk")
+    list(rows.select_for_update(no_key=no_key).values_list("pk", flat=True))
+
+
 def locked_secret(user: Any, secret_id: Any) -> Secret:
-    """Return the user's secret with its row locked until the transaction ends."""
+    """Return the user's secret with its row locked (after the user's) until the
+    transaction ends."""
+    lock_users([user.pk])
     try:
         return Secret.objects.select_for_update().get(pk=as_uuid(secret_id), user=user)
     except Secret.DoesNotExist:

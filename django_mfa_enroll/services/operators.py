@@ -15,6 +15,7 @@ from ..conf import mfa_settings
 from ..models import BackupCode, Secret
 from . import clock
 from .keys import encryption_keys
+from .lookups import lock_users
 
 logger = logging.getLogger("django_mfa_enroll")
 
@@ -31,6 +32,7 @@ def reset_mfa(user: Any, *, by: Any = None) -> bool:
     was anything to reset.
     """
     with transaction.atomic():
+        lock_users([user.pk])
         secrets = list(Secret.objects.select_for_update().filter(user=user))
         for secret in secrets:
             deleted_pk = secret.pk
@@ -106,13 +108,26 @@ def rotate_encryption(batch_size: int = 200) -> tuple[int, int]:
         last_pk = batch[-1][0]
 
 
-def delete_stale_pending(now: datetime | None = None) -> int:
-    """Delete pending secrets older than ``PENDING_MAX_AGE`` seconds; return how many."""
+def delete_stale_pending(now: datetime | None = None, batch_size: int = 200) -> int:
+    """Delete pending secrets older than ``PENDING_MAX_AGE`` seconds; return how many.
+
+    In batches, each under its users' locks (the order every flow takes), and only while
+    still pending: a secret enrolled meanwhile stays. (A bulk delete by the ids it read
+    first would wait on the enrolling transaction, then delete the just-enrolled secret.)
+    """
     cutoff = (now or clock.now()) - timedelta(seconds=mfa_settings.PENDING_MAX_AGE)
-    _total, per_model = Secret.objects.filter(
-        status=Secret.Status.PENDING, created_at__lt=cutoff
-    ).delete()
-    return per_model.get(Secret._meta.label, 0)
+    stale = Secret.objects.filter(status=Secret.Status.PENDING, created_at__lt=cutoff)
+    deleted, last_pk = 0, None
+    while True:
+        page = stale.order_by("pk") if last_pk is None else stale.filter(pk__gt=last_pk)
+        batch = list(page.order_by("pk").values_list("pk", "user_id")[:batch_size])
+        if not batch:
+            return deleted
+        with transaction.atomic():
+            lock_users({user_id for _pk, user_id in batch})
+            _total, per_model = stale.filter(pk__in=[pk for pk, _user in batch]).delete()
+        deleted += per_model.get(Secret._meta.label, 0)
+        last_pk = batch[-1][0]
 
 
 def _blacklist_refresh_tokens(user: Any) -> int:

@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from .. import crypto, signals, totp
@@ -17,7 +16,7 @@ from .code_sets import new_code_set
 from .errors import AlreadyEnrolled, CodeRequired, MFAError, NotPending, SecretExists
 from .failures import announce_failure, attempt
 from .keys import encryption_keys, key_of, otpauth_url
-from .lookups import get_secret, locked_secret
+from .lookups import get_secret, lock_users, locked_secret
 from .verification import accept_totp, verify_any_code
 
 logger = logging.getLogger("django_mfa_enroll")
@@ -49,13 +48,7 @@ def create_secret(user: Any, *, issuer: str, description: str = "") -> NewSecret
     key = totp.new_key(mfa_settings.TOTP_KEY_BYTES)
     try:
         with transaction.atomic():
-            # Serialise creates for one user: the user row is the lock.
-            list(
-                get_user_model()
-                ._default_manager.select_for_update()
-                .filter(pk=user.pk)
-                .values_list("pk", flat=True)
-            )
+            lock_users([user.pk])  # serialises creates for one user; the first lock
             existing = Secret.objects.filter(user=user, type=Secret.Type.MFA).first()
             if existing is not None and existing.status == Secret.Status.ACTIVE:
                 raise SecretExists
