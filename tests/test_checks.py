@@ -226,3 +226,25 @@ def test_every_check_is_registered_under_security():
         "check_settings_in_range",
         "check_throttle_rate",
     } <= security
+
+
+@pytest.mark.parametrize(
+    ("secret_key", "debug", "keys", "expected"),
+    [
+        ("django-insecure-abc123-made-by-startproject", False, [], "E011"),
+        ("django-insecure-abc123-made-by-startproject", True, [], "W001"),
+        ("django-insecure-abc123-made-by-startproject", False, [KEY_A], None),
+        ("a-random-production-key-of-fifty-characters-or-so!", False, [], "W001"),
+    ],
+    ids=["insecure-debug-off", "insecure-debug-on", "insecure-with-keys", "random-key"],
+)
+def test_e011_a_development_key_never_encrypts_secrets_in_production(
+    secret_key, debug, keys, expected
+):
+    with override_settings(
+        SECRET_KEY=secret_key, DEBUG=debug, MFA_ENROLL={"ENCRYPTION_KEYS": keys}
+    ):
+        messages = checks.check_encryption_keys()
+    assert [m.id for m in messages] == ([] if expected is None else [getattr(checks, expected)])
+    if expected == "E011":
+        assert messages[0].level == ERROR and "ENCRYPTION_KEYS" in messages[0].hint

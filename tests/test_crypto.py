@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 
 import pytest
 from cryptography.fernet import Fernet
@@ -145,14 +146,23 @@ def test_encrypt_and_decrypt_refuse_an_empty_key_list(operation):
 # --- services.encryption_keys --------------------------------------------------------------
 
 
-def test_configured_keys_are_used_as_given(settings):
+def test_configured_keys_come_first_as_given_then_the_derived_ones(settings):
     settings.MFA_ENROLL = {**settings.MFA_ENROLL, "ENCRYPTION_KEYS": [KEY_B, KEY_A]}
-    assert services.encryption_keys() == (KEY_B, KEY_A)
+    settings.SECRET_KEY_FALLBACKS = ["an-older-secret-key"]
+    assert services.encryption_keys() == (
+        KEY_B,
+        KEY_A,
+        crypto.derive_key(settings.SECRET_KEY),
+        crypto.derive_key("an-older-secret-key"),
+    )
 
 
 def test_configured_keys_win_over_secret_key(settings):
     settings.MFA_ENROLL = {**settings.MFA_ENROLL, "ENCRYPTION_KEYS": [KEY_A]}
-    assert crypto.derive_key(settings.SECRET_KEY) not in services.encryption_keys()
+    token = crypto.encrypt(PLAINTEXT, services.encryption_keys())
+    assert crypto.decrypt(token, (KEY_A,)) == PLAINTEXT  # new secrets go under KEY_A
+    with pytest.raises(crypto.InvalidToken):
+        crypto.decrypt(token, (crypto.derive_key(settings.SECRET_KEY),))
 
 
 def test_without_keys_they_are_derived_from_secret_key_then_fallbacks(settings):
@@ -183,3 +193,52 @@ def test_a_secret_survives_secret_key_moving_to_the_fallbacks(settings):
     settings.SECRET_KEY_FALLBACKS = []
     with pytest.raises(crypto.InvalidToken):
         crypto.decrypt(token, services.encryption_keys())
+
+
+# --- moving from the derived key to ENCRYPTION_KEYS (issue 13, item 7) ---------------------
+
+
+@pytest.mark.django_db
+def test_moving_from_the_derived_key_to_encryption_keys_loses_no_login(settings, user, clock):
+    from django.core.management import call_command
+    from rest_framework.test import APIClient
+
+    from django_mfa_enroll import checks
+    from django_mfa_enroll.models import Secret
+
+    from .conftest import enroll, login, redeem
+
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "ENCRYPTION_KEYS": []}
+    enrolled = enroll(user, clock)  # under the key derived from SECRET_KEY
+    stored = Secret.objects.get().encrypted_key
+    assert crypto.decrypt(stored, (crypto.derive_key(settings.SECRET_KEY),))
+
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "ENCRYPTION_KEYS": [KEY_A]}
+    assert checks.check_secrets_decrypt() == []  # nothing for E007 to block
+
+    def totp_login() -> int:
+        client = APIClient()
+        response = redeem(client, login(client).json()["token"], token=clock.code(enrolled["key"]))
+        clock.next_step()
+        return response.status_code
+
+    assert totp_login() == 200  # before the rotation: no 503
+    call_command("mfa_rotate_keys", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    rotated = Secret.objects.get().encrypted_key
+    assert rotated != stored and crypto.decrypt(rotated, (KEY_A,))
+    assert totp_login() == 200
+
+
+@pytest.mark.django_db
+def test_e007_hint_names_both_ways_back(settings, user, clock):
+    from django_mfa_enroll import checks
+
+    from .conftest import enroll
+
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "ENCRYPTION_KEYS": [KEY_A]}
+    enroll(user, clock)
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "ENCRYPTION_KEYS": [KEY_B]}  # KEY_A dropped
+    [error] = checks.check_secrets_decrypt()
+    assert error.id == checks.E007
+    assert "ENCRYPTION_KEYS" in error.hint and "SECRET_KEY_FALLBACKS" in error.hint
+    assert "mfa_rotate_keys" in error.hint

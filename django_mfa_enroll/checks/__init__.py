@@ -31,8 +31,21 @@ E001 = "django_mfa_enroll.E001"
 
 @register(Tags.security)
 def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    """Warn when secrets are encrypted under a key derived from SECRET_KEY; refuse bad keys."""
+    """Warn when secrets are encrypted under a key derived from SECRET_KEY (refuse it for a
+    development key with DEBUG off); refuse keys that are not Fernet keys."""
     keys = mfa_settings.ENCRYPTION_KEYS
+    if not keys and _insecure_secret_key() and not settings.DEBUG:
+        return [
+            Error(
+                "MFA secrets would be encrypted under a key derived from a SECRET_KEY that "
+                "starts with 'django-insecure-' (one made for development, often published "
+                "with the code), with DEBUG off: whoever knows it reads every MFA secret.",
+                hint="Set SECRET_KEY to a new random value kept out of the code, and "
+                "MFA_ENROLL['ENCRYPTION_KEYS'] to keys made with "
+                "cryptography.fernet.Fernet.generate_key().",
+                id=E011,
+            )
+        ]
     if not keys:
         return [
             Warning(
@@ -57,6 +70,13 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             )
         ]
     return []
+
+
+E011 = "django_mfa_enroll.E011"
+
+
+def _insecure_secret_key() -> bool:
+    return str(getattr(settings, "SECRET_KEY", "")).startswith("django-insecure-")
 
 
 W002 = "django_mfa_enroll.W002"
@@ -260,10 +280,12 @@ def check_secrets_decrypt(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         return [
             Error(
                 f"{failures} of the newest stored MFA secrets cannot be decrypted with "
-                "MFA_ENROLL['ENCRYPTION_KEYS'] (or the keys derived from SECRET_KEY and its "
-                "fallbacks): their users could not log in.",
-                hint="Put the key they were encrypted under back in ENCRYPTION_KEYS (after "
-                "the new one), run manage.py mfa_rotate_keys, then remove it.",
+                "MFA_ENROLL['ENCRYPTION_KEYS'] nor the keys derived from SECRET_KEY and "
+                "SECRET_KEY_FALLBACKS: their users could not log in.",
+                hint="Put the key they were encrypted under back: a removed Fernet key into "
+                "ENCRYPTION_KEYS after the new one, or a replaced SECRET_KEY into "
+                "SECRET_KEY_FALLBACKS. Then run manage.py mfa_rotate_keys (it moves every "
+                "secret under the first key), and only then remove the old key.",
                 id=E007,
             )
         ]

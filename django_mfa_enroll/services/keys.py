@@ -20,9 +20,16 @@ def _derived_keys(secret_keys: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def encryption_keys() -> tuple[str, ...]:
-    """Return the Fernet keys in force: the configured list, else ones derived from SECRET_KEY."""
+    """Return the Fernet keys in force: the configured ones, then those derived from
+    SECRET_KEY and its fallbacks. The first encrypts; every one decrypts.
+
+    The derived keys always decrypt, after the configured ones: a site that moves from the
+    derived key to ``ENCRYPTION_KEYS`` loses no login on the way, and ``mfa_rotate_keys``
+    moves the secrets under the new key (API.md, first section).
+    """
     configured = tuple(mfa_settings.ENCRYPTION_KEYS)
-    return configured or _derived_keys(tuple(mfa_settings.SECRET_KEYS))
+    derived = _derived_keys(tuple(mfa_settings.SECRET_KEYS))
+    return configured + tuple(key for key in derived if key not in configured)
 
 
 def key_of(secret: Secret) -> bytes:

@@ -1,8 +1,8 @@
 """The example site: django-mfa-enroll mounted at ``/`` with a UUID user, as in the tutorial.
 
 Deployment settings come from the environment (API.md): DATABASE_URL, REDIS_URL,
-DJANGO_DEBUG, MFA_AUTH_RATE, plus DJANGO_SECRET_KEY and MFA_ENCRYPTION_KEYS (comma-separated
-Fernet keys) for anything beyond a demo.
+DJANGO_DEBUG, MFA_AUTH_RATE, MFA_REAUTH_MAX_AGE, plus DJANGO_SECRET_KEY and
+MFA_ENCRYPTION_KEYS (comma-separated Fernet keys) for anything beyond a demo.
 """
 
 import os
@@ -12,10 +12,26 @@ import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-# A demo key. Any real deployment sets DJANGO_SECRET_KEY (and MFA_ENCRYPTION_KEYS).
-SECRET_KEY = os.environ.get(
-    "DJANGO_SECRET_KEY", "django-insecure-example-project-only-never-deploy-this-key-0123"
-)
+
+def _secret_key() -> str:
+    """DJANGO_SECRET_KEY, else a random key made on first run and kept in a git-ignored file
+    (DJANGO_SECRET_KEY_FILE, default example_project/.secret_key): never a key published
+    with the code, which would let anyone forge this site's tokens and read its secrets."""
+    if os.environ.get("DJANGO_SECRET_KEY"):
+        return os.environ["DJANGO_SECRET_KEY"]
+    from django.core.management.utils import get_random_secret_key
+
+    path = Path(os.environ.get("DJANGO_SECRET_KEY_FILE", BASE_DIR / ".secret_key"))
+    try:  # O_EXCL: of two processes starting at once, one writes and both read that key
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        file.write(get_random_secret_key())
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
 DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
 
@@ -136,6 +152,8 @@ MFA_ENROLL = {
     "AUTH_RATE": os.environ.get("MFA_AUTH_RATE", "30/min"),
     "ENCRYPTION_KEYS": [k for k in os.environ.get("MFA_ENCRYPTION_KEYS", "").split(",") if k],
 }
+if os.environ.get("MFA_REAUTH_MAX_AGE"):
+    MFA_ENROLL["REAUTH_MAX_AGE"] = int(os.environ["MFA_REAUTH_MAX_AGE"])
 
 LOGGING = {
     "version": 1,
