@@ -149,7 +149,7 @@ def run(
             server,
             port,
             log_path,
-            lambda: loadgen._request(HOST, port, "/bench/floor", b"{}", "jwt x") in (401, 403),
+            lambda: loadgen._request(HOST, port, "/bench/floor", b"{}", "Bearer x") in (401, 403),
         )
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
             cap = int(warmup_seconds * per_second_cap)

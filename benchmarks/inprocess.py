@@ -44,6 +44,8 @@ class Op:
     check: Callable[[Any, Any], None]  # untimed; raises if the outcome is not the expected one
     runs: int
     hashed_login: bool = False
+    #: The key of the operation it is measured against (default: the floor, for client ops).
+    versus: str | None = None
 
 
 class Harness:
@@ -157,11 +159,13 @@ class Harness:
                 result["ratio_to_floor_without_hasher"] = round(
                     result["without_hasher"]["median_ms"] / floor_median, 2
                 )
+        if reference is not None and op.versus:
+            result["versus"] = op.versus
         self.log(
             f"  {op.layer:7} {op.name:42} median {result['median_ms']:8.3f} ms"
             f"  p95 {result['p95_ms']:8.3f} ms  queries {result['queries_app']}"
             f"/{result['queries_total']}  hashes {result['hash_evaluations']}"
-            + (f"  x floor {result['ratio_to_floor']}" if floor else "")
+            + (f"  x {op.versus or 'floor'} {result['ratio_to_floor']}" if floor else "")
         )
         return result
 
@@ -199,11 +203,15 @@ def _enroll(harness: Harness, user: Any) -> Enrolled:
     return Enrolled(user, created.secret.pk, key, enrollment.codes)
 
 
-def _access_header(user: Any) -> str:
-
+def _access_header(user: Any, at: Any, secret_id: Any = None) -> str:
+    """An access token as a login of ``at`` issues it: a password's, or with ``secret_id``
+    a TOTP login's (a user with MFA has no other). Bearer, which simplejwt's class reads too."""
     refresh = RefreshToken.for_user(user)
-    refresh["amr"] = ["pwd"]
-    return f"jwt {refresh.access_token}"
+    refresh["amr"] = ["pwd"] if secret_id is None else ["pwd", "otp", "mfa"]
+    refresh["auth_time"] = int(at.timestamp())
+    if secret_id is not None:
+        refresh["sid"] = str(secret_id)
+    return f"Bearer {refresh.access_token}"
 
 
 def _challenge_header(secret_id: Any) -> str:
@@ -316,7 +324,7 @@ def operations(harness: Harness) -> list[Op]:
 
     def no_secret() -> dict[str, Any]:
         Secret.objects.filter(user=creator).delete()
-        return {"auth": _access_header(creator)}
+        return {"auth": _access_header(creator, clock.now)}
 
     def pending() -> dict[str, Any]:
         Secret.objects.filter(user=creator).delete()
@@ -326,12 +334,12 @@ def operations(harness: Harness) -> list[Op]:
         return {
             "secret_id": created.secret.pk,
             "code": common.code_for(key, clock.now.timestamp()),
-            "auth": _access_header(creator),
+            "auth": _access_header(creator, clock.now),
         }
 
     def regen_setup() -> dict[str, Any]:
         context = fresh_step(regen)
-        context["auth"] = _access_header(regen.user)
+        context["auth"] = _access_header(regen.user, clock.now, regen.secret_id)
         return context
 
     def totp(enrolled: Enrolled, code_key: str = "code") -> Callable[[Any], Any]:
@@ -359,6 +367,12 @@ def operations(harness: Harness) -> list[Op]:
 
         return wrapped
 
+    def mfa_login() -> dict[str, Any]:
+        return {"auth": _access_header(totp_user.user, clock.now, totp_user.secret_id)}
+
+    def get_as_user(path: str) -> Callable[[Any], Any]:
+        return lambda c: client.get(path, HTTP_AUTHORIZATION=c["auth"])
+
     def login_setup() -> dict[str, Any]:
         return {}
 
@@ -382,10 +396,29 @@ def operations(harness: Harness) -> list[Op]:
             "floor",
             "floor: JWT auth + 1 indexed SELECT + 1 UPDATE",
             "client",
-            lambda: {"auth": _access_header(floor_user)},
+            lambda: {"auth": _access_header(floor_user, clock.now)},
             lambda c: _post(client, "/bench/floor", {"note": "x"}, c["auth"]),
             _expect_status(200),
             cheap,
+        ),
+        Op(
+            "auth_stock",
+            "GET, simplejwt's JWTAuthentication",
+            "client",
+            mfa_login,
+            get_as_user("/bench/whoami/stock"),
+            _expect_status(200),
+            cheap,
+        ),
+        Op(
+            "auth_mfa",
+            "GET, the app's JWTAuthentication (MFA state)",
+            "client",
+            mfa_login,
+            get_as_user("/bench/whoami/mfa"),
+            _expect_status(200),
+            cheap,
+            versus="auth_stock",
         ),
         Op(
             "create_secret",
@@ -575,8 +608,26 @@ def run(*, quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     log("in-process: preparing users (each enrollment hashes 10 backup codes)")
     ops = operations(harness)
     floor = ops[0]
+    by_key = {op.key: op for op in ops if op.layer == "client"}
     results = [harness.measure(floor)]
     for op in ops[1:]:
-        results.append(harness.measure(op, reference=floor if op.layer == "client" else None))
+        reference = by_key[op.versus] if op.versus else floor if op.layer == "client" else None
+        results.append(harness.measure(op, reference=reference))
     results[0]["ratio_to_floor"] = 1.0
-    return {"operations": results}
+    return {"operations": results, "state_check": state_check(results)}
+
+
+def state_check(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """What following the MFA state costs an authenticated request: the same GET behind the
+    app's JWTAuthentication against simplejwt's, measured side by side."""
+    ours = next(r for r in results if r["key"] == "auth_mfa")
+    stock = next(r for r in results if r["key"] == "auth_stock")
+    return {
+        "ratio": ours["ratio_to_floor"],  # measured against the stock GET, interleaved
+        "cpu_ratio": ours["cpu_ratio_to_floor"],
+        "ours_median_ms": ours["median_ms"],
+        "stock_median_ms": ours["floor_interleaved_median_ms"],
+        "extra_queries": ours["queries_total"] - stock["queries_total"],
+        "extra_app_queries": ours["queries_app"] - stock["queries_app"],
+        "extra_statement": [s for s in ours["statements"] if s not in stock["statements"]],
+    }

@@ -43,7 +43,7 @@ def _body_and_header(kind: str, item: tuple[str, ...]) -> tuple[bytes, str]:
         code = totp.code_at_step(bytes.fromhex(key_hex), int(time.time()) // PERIOD)
         return json.dumps({"token": code}).encode(), f"jwt {challenge}"
     (access,) = item
-    return b'{"note": "x"}', f"jwt {access}"
+    return b'{"note": "x"}', f"Bearer {access}"  # simplejwt's own header type
 
 
 def worker(

@@ -212,3 +212,35 @@ def test_the_update_spends_the_challenge_once(enrolled, clock):
     assert not _record(secret, clock, epoch=epoch)  # spent
     assert _record(secret, clock)  # no step, no challenge: the secret's row, once more
     assert Secret.objects.get().challenge_epoch == epoch + 1
+
+
+# The MFA state of every authenticated request: the ids of the user's active methods.
+
+
+def _orm_active(user_pk) -> list[str]:
+    rows = Secret.objects.filter(user_id=user_pk, status=Secret.Status.ACTIVE, type="mfa")
+    return sorted(str(pk) for pk in rows.values_list("pk", flat=True))
+
+
+def test_the_written_state_read_finds_what_the_orm_finds(user, flow, other_user):
+    assert statements.active_ids(user.pk, ("mfa",)) == [] == _orm_active(user.pk)
+    flow.create()
+    assert statements.active_ids(user.pk, ("mfa",)) == [] == _orm_active(user.pk)  # pending
+    enrolled = flow.enroll()
+    assert statements.active_ids(user.pk, ("mfa",)) == [enrolled["id"]] == _orm_active(user.pk)
+    assert statements.active_ids(other_user.pk, ("mfa",)) == []
+    assert statements.active_ids(user.pk, ("another-type",)) == []
+    assert statements.active_ids(user.pk, ("another-type", "mfa")) == [enrolled["id"]]
+    assert str(uuid.UUID(enrolled["id"])) == enrolled["id"]  # the one spelling compared
+
+
+@pytest.mark.parametrize("user_id", ["not-a-key", "99999999999999999999999999", "", None, []])
+def test_a_key_that_names_no_user_has_no_state(enrolled, user_id):
+    assert statements.active_ids(user_id, ("mfa",)) == []
+
+
+def test_the_state_read_is_one_statement_with_no_sort(enrolled, user):
+    with CaptureQueriesContext(connection) as captured:
+        statements.active_ids(user.pk, ("mfa",))
+    (sql,) = [q["sql"] for q in captured.captured_queries]
+    assert sql.startswith("SELECT") and "ORDER BY" not in sql and "FOR UPDATE" not in sql

@@ -11,6 +11,7 @@ tests/test_statements.py holds them to the ORM.
 from __future__ import annotations
 
 import functools
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -240,3 +241,37 @@ def record_success(
         if epoch is not None:
             secret.challenge_epoch = epoch + 1
     return won
+
+
+@functools.lru_cache(maxsize=32)
+def _active_ids_sql(alias: str, vendor: str, types: int) -> str:
+    quote = connections[alias].ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(_field(name).column)
+
+    marks = ", ".join(["%s"] * types)
+    table = quote(Secret._meta.db_table)
+    # Names from _meta, quoted by the backend; every value is a parameter. No ORDER BY:
+    # the caller asks which ids there are, not in what order.
+    return (
+        f"SELECT {column('id')} FROM {table} WHERE {column('user')} = %s"  # noqa: S608
+        f" AND {column('status')} = %s AND {column('type')} IN ({marks})"
+    )
+
+
+def active_ids(user_id: Any, types: tuple[str, ...]) -> list[str]:
+    """The ids (as text) of the user's active secrets of ``types``: one indexed read, on the
+    database that takes writes (a reset must not linger on a replica that lags)."""
+    alias = router.db_for_write(Secret)
+    connection = connections[alias]
+    target = _field("user").target_field
+    try:
+        user_key = target.get_db_prep_value(_user_key(target, user_id, connection), connection)
+    except (DjangoValidationError, ValueError, TypeError):
+        return []  # not a key of this user model: no such user, no secrets
+    params = [user_key, str(Secret.Status.ACTIVE), *(str(kind) for kind in types)]
+    with connection.cursor() as cursor:
+        cursor.execute(_active_ids_sql(alias, connection.vendor, len(types)), params)
+        # UUIDs come back as UUID or as text, by backend: one spelling for comparisons.
+        return [str(uuid.UUID(str(row[0]))) for row in cursor.fetchall()]
