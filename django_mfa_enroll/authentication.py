@@ -60,7 +60,9 @@ class JWTAuthentication(SimpleJWTAuthentication):
 def follow_mfa_state(user: Any, token: Any) -> None:
     """Refuse (401) a token whose ``amr`` and ``sid`` no longer match the user's MFA state."""
     try:
-        services.check_credential(user.pk, token.get(AMR_CLAIM), token.get(SID_CLAIM))
+        services.check_credential(
+            user.pk, token.get(AMR_CLAIM), token.get(SID_CLAIM), token.get(AUTH_TIME_CLAIM)
+        )
     except services.CredentialRefused as error:
         raise exceptions.AuthenticationFailed(error.message, code=error.code) from None
 

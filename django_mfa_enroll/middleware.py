@@ -29,7 +29,7 @@ from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import SimpleLazyObject
 
 from . import services
-from .claims import SESSION_AMR, SESSION_SID
+from .claims import SESSION_AMR, SESSION_AUTH_TIME, SESSION_SID
 
 logger = logging.getLogger("django_mfa_enroll")
 
@@ -72,7 +72,12 @@ def _checked(request: Any, user: Any) -> Any:
         return user
     session = request.session
     try:
-        services.check_credential(user.pk, session.get(SESSION_AMR), session.get(SESSION_SID))
+        services.check_credential(
+            user.pk,
+            session.get(SESSION_AMR),
+            session.get(SESSION_SID),
+            session.get(SESSION_AUTH_TIME),
+        )
     except services.CredentialRefused as refused:
         logger.info("MFA session ended: user=%s reason=%s", user.pk, refused.code)
         session.flush()

@@ -91,3 +91,28 @@ class BackupCode(models.Model):
 
     def __str__(self) -> str:
         return str(_("used backup code") if self.used_at else _("unused backup code"))
+
+
+class MFAState(models.Model):
+    """When a user's MFA last changed (a method enrolled, removed or reset).
+
+    A session or token whose login is older than this no longer holds, whatever it claims:
+    a password-only credential stolen before a user enrolled stays dead after they turn
+    MFA off again (API.md, first section).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="mfa_state",
+        verbose_name=_("user"),
+    )
+    changed_at = models.DateTimeField(_("MFA changed at"))
+
+    class Meta:
+        verbose_name = _("MFA state")
+        verbose_name_plural = _("MFA states")
+
+    def __str__(self) -> str:
+        return str(_("MFA changed at %(when)s") % {"when": self.changed_at.isoformat()})

@@ -61,17 +61,66 @@ def test_the_rule(user, clock, flow, amr, sid_is_active, has_mfa, refused):
     sid = flow.enroll()["id"] if has_mfa else None
     if not sid_is_active:
         sid = "7f2b2f0e-6f4e-4a8e-9a53-7d1c2d0e9b11"
+    now = int(clock.now.timestamp())  # a login of now, after any change
     if refused is None:
-        services.check_credential(user.pk, amr, sid)
+        services.check_credential(user.pk, amr, sid, now)
     else:
         with pytest.raises(refused):
-            services.check_credential(user.pk, amr, sid)
+            services.check_credential(user.pk, amr, sid, now)
 
 
 def test_a_pending_secret_is_not_mfa(user, flow):
     flow.create()
-    services.check_credential(user.pk, ["pwd"], None)  # no active method yet
+    services.check_credential(user.pk, ["pwd"], None, None)  # no active method, no change
     assert services.active_method_ids(user.pk) == []
+
+
+@pytest.mark.parametrize(
+    "auth_time", [None, "1700000000", 1.5e9, True, -1], ids=["none", "text", "float", "bool", "old"]
+)
+def test_a_login_from_before_the_last_change_is_refused_whatever_else(
+    user, clock, enrolled, auth_time
+):
+    sid = enrolled["id"]
+    services.check_credential(user.pk, ["pwd", "otp", "mfa"], sid, int(clock.now.timestamp()))
+    with pytest.raises(services.MFAReset):
+        services.check_credential(user.pk, ["pwd", "otp", "mfa"], sid, auth_time)
+
+
+# A password-only credential from before an enrollment stays dead when MFA goes off again
+# (the review of issue 13 found it came back).
+
+
+@pytest.mark.parametrize("how", ["delete", "reset"])
+def test_a_password_token_from_before_enrolling_stays_dead_after_mfa_is_off(user, clock, flow, how):
+    before = login(APIClient()).json()
+    clock.advance(5)
+    enrolled = flow.enroll()
+    clock.advance(5)
+    if how == "delete":
+        response = flow.client.delete(
+            f"{SECRETS}/{enrolled['id']}", {"token": enrolled["codes"][0]}, format="json"
+        )
+        assert response.status_code == 204
+    else:
+        services.reset_mfa(user, by="test")
+    assert not Secret.objects.exists()  # MFA is off again
+    response = bearer(before["token"]).get(SECRETS)
+    assert response.status_code == 401 and response.json()["code"] == "mfa_reset"
+    refreshed = APIClient().post("/auth/refresh", {"refresh": before["refresh"]}, format="json")
+    # A reset also blacklists refresh tokens where simplejwt's blacklist app is installed.
+    codes = {"mfa_reset"} if how == "delete" else {"mfa_reset", "token_not_valid"}
+    assert refreshed.status_code == 401 and refreshed.json()["code"] in codes
+    fresh = login(APIClient()).json()  # a password login of now works, MFA being off
+    assert bearer(fresh["token"]).get(SECRETS).status_code == 200
+
+
+def test_a_pending_secret_created_and_deleted_changes_nothing(user, clock, flow):
+    before = login(APIClient()).json()
+    clock.advance(5)
+    created = flow.create()
+    assert flow.client.delete(f"{SECRETS}/{created['id']}").status_code == 204
+    assert bearer(before["token"]).get(SECRETS).status_code == 200  # MFA never changed
 
 
 # Access tokens at the app's JWTAuthentication.

@@ -85,6 +85,19 @@ def test_an_mfa_session_ends_when_its_secret_is_deleted(clock):
     assert not logged_in(browser, "/admin/")
 
 
+def test_a_password_session_stays_ended_when_mfa_goes_off_again(clock):
+    user = staff()
+    browser = Client()
+    admin_login(browser, "alice")
+    clock.advance(5)
+    enroll(user, clock)  # the session is not used meanwhile, so nothing flushed it yet
+    services.reset_mfa(user, by="test")
+    assert not Secret.objects.exists()
+    assert not logged_in(browser, "/admin/")
+    admin_login(browser, "alice")  # a login of now, MFA being off: welcome
+    assert logged_in(browser, "/admin/")
+
+
 def test_the_browsable_apis_session_login_follows_too(clock):
     user = make_user("alice")
     browser = Client()

@@ -120,9 +120,10 @@ def test_enroll(spend, api_client, flow, clock):
         )
     )
     assert response.status_code == 200
-    # 404 check, SELECT FOR UPDATE, conditional UPDATE of the step, UPDATE status, DELETE old
-    # codes, one INSERT of the new set; one hash per new code, none per check.
-    spent.within(queries=STATE + 6, hashes=mfa_settings.BACKUP_CODE_COUNT)
+    # 404 check, SELECT FOR UPDATE, conditional UPDATE of the step, UPDATE status, the MFA
+    # change's upsert, DELETE old codes, one INSERT of the new set; one hash per new code,
+    # none per check.
+    spent.within(queries=STATE + 7, hashes=mfa_settings.BACKUP_CODE_COUNT)
 
 
 def test_regenerate_backup_codes(spend, api_client, enrolled, clock):
@@ -145,8 +146,9 @@ def test_delete_an_active_secret_with_a_totp_code(spend, api_client, enrolled, c
         )
     )
     assert response.status_code == 204
-    # 404 check, SELECT FOR UPDATE, conditional UPDATE, DELETE the codes, DELETE the secret
-    spent.within(queries=STATE + 5)
+    # 404 check, SELECT FOR UPDATE, conditional UPDATE, the MFA change's upsert, DELETE the
+    # codes, DELETE the secret
+    spent.within(queries=STATE + 6)
 
 
 def test_delete_an_active_secret_with_a_backup_code(spend, api_client, enrolled):
@@ -157,8 +159,9 @@ def test_delete_an_active_secret_with_a_backup_code(spend, api_client, enrolled)
         )
     )
     assert response.status_code == 204
-    # 404 check, SELECT FOR UPDATE, the code's row, spend it, UPDATE the secret, two DELETEs
-    spent.within(queries=STATE + 7, hashes=1)
+    # 404 check, SELECT FOR UPDATE, the code's row, spend it, UPDATE the secret, the MFA
+    # change's upsert, two DELETEs
+    spent.within(queries=STATE + 8, hashes=1)
 
 
 # Login.

@@ -14,6 +14,7 @@ import gc
 import threading
 import uuid
 import weakref
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -22,7 +23,8 @@ from django.core.validators import RegexValidator
 from django.db import connection, connections, models, transaction
 from django.test.utils import CaptureQueriesContext, isolate_apps
 
-from django_mfa_enroll.models import Secret
+from django_mfa_enroll.conf import mfa_settings
+from django_mfa_enroll.models import MFAState, Secret
 from django_mfa_enroll.services import statements
 
 from .conftest import challenge_of, make_user, redeem
@@ -214,33 +216,40 @@ def test_the_update_spends_the_challenge_once(enrolled, clock):
     assert Secret.objects.get().challenge_epoch == epoch + 1
 
 
-# The MFA state of every authenticated request: the ids of the user's active methods.
+# The MFA state of every authenticated request: the user's active methods, and when their
+# MFA last changed.
 
 
-def _orm_active(user_pk) -> list[str]:
+def _orm_state(user_pk) -> tuple[list[str], object]:
     rows = Secret.objects.filter(user_id=user_pk, status=Secret.Status.ACTIVE, type="mfa")
-    return sorted(str(pk) for pk in rows.values_list("pk", flat=True))
+    state = MFAState.objects.filter(user_id=user_pk).first()
+    return sorted(str(pk) for pk in rows.values_list("pk", flat=True)), (
+        state.changed_at if state else None
+    )
 
 
-def test_the_written_state_read_finds_what_the_orm_finds(user, flow, other_user):
-    assert statements.active_ids(user.pk, ("mfa",)) == [] == _orm_active(user.pk)
+def test_the_written_state_read_finds_what_the_orm_finds(user, flow, other_user, clock):
+    assert statements.mfa_state(user.pk, ("mfa",)) == ([], None) == _orm_state(user.pk)
     flow.create()
-    assert statements.active_ids(user.pk, ("mfa",)) == [] == _orm_active(user.pk)  # pending
+    assert statements.mfa_state(user.pk, ("mfa",)) == ([], None) == _orm_state(user.pk)
     enrolled = flow.enroll()
-    assert statements.active_ids(user.pk, ("mfa",)) == [enrolled["id"]] == _orm_active(user.pk)
-    assert statements.active_ids(other_user.pk, ("mfa",)) == []
-    assert statements.active_ids(user.pk, ("another-type",)) == []
-    assert statements.active_ids(user.pk, ("another-type", "mfa")) == [enrolled["id"]]
+    ids, changed = statements.mfa_state(user.pk, ("mfa",))
+    assert (ids, changed) == _orm_state(user.pk)
+    assert ids == [enrolled["id"]] and changed.tzinfo is not None  # aware, as the ORM's
+    assert changed == clock.now - timedelta(seconds=mfa_settings.TOTP_PERIOD)  # at enroll
+    assert statements.mfa_state(other_user.pk, ("mfa",)) == ([], None)
+    assert statements.mfa_state(user.pk, ("another-type",)) == ([], changed)
+    assert statements.mfa_state(user.pk, ("another-type", "mfa")) == ([enrolled["id"]], changed)
     assert str(uuid.UUID(enrolled["id"])) == enrolled["id"]  # the one spelling compared
 
 
 @pytest.mark.parametrize("user_id", ["not-a-key", "99999999999999999999999999", "", None, []])
 def test_a_key_that_names_no_user_has_no_state(enrolled, user_id):
-    assert statements.active_ids(user_id, ("mfa",)) == []
+    assert statements.mfa_state(user_id, ("mfa",)) == ([], None)
 
 
 def test_the_state_read_is_one_statement_with_no_sort(enrolled, user):
     with CaptureQueriesContext(connection) as captured:
-        statements.active_ids(user.pk, ("mfa",))
+        statements.mfa_state(user.pk, ("mfa",))
     (sql,) = [q["sql"] for q in captured.captured_queries]
     assert sql.startswith("SELECT") and "ORDER BY" not in sql and "FOR UPDATE" not in sql

@@ -25,7 +25,13 @@ whichever module a function lives in:
 
 from . import clock
 from .code_sets import regenerate_backup_codes
-from .credentials import METHOD_TYPES, active_method_ids, check_credential, check_recent
+from .credentials import (
+    METHOD_TYPES,
+    active_method_ids,
+    check_credential,
+    check_recent,
+    note_mfa_change,
+)
 from .errors import (
     AlreadyEnrolled,
     ChallengeInvalid,
@@ -117,6 +123,7 @@ __all__ = [
     "has_active_secret",
     "is_locked",
     "locked_filter",
+    "note_mfa_change",
     "owner_named",
     "provisioning_uri",
     "regenerate_backup_codes",

@@ -7,54 +7,87 @@ matches what it records:
 - without ``"mfa"`` in ``amr`` (a password alone): while the user has no active method;
 - with ``"mfa"``: while the secret named by ``sid`` is still active.
 
-So enrolling ends the password-only credentials, and a reset or a delete ends those of the
-old factor, at whichever door they come back. One indexed read decides (the secret table's
-``(user, type)`` index), for every door: tokens, sessions, refreshes.
+- and in any case, only if its login (``auth_time``) is not older than the user's last MFA
+  change (``MFAState``).
+
+So enrolling ends the password-only credentials, a reset or a delete ends those of the old
+factor, and none of them comes back when MFA is turned off again, at whichever door. One
+statement decides (two index probes), for every door: tokens, sessions, refreshes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from ..conf import mfa_settings
-from ..models import Secret
+from ..models import MFAState, Secret
 from . import clock
 from .errors import MFARequired, MFAReset, ReauthenticationRequired
-from .statements import active_ids
+from .statements import mfa_state
 
 #: The secret types that are a second factor (the seed's other types never are).
 METHOD_TYPES = (Secret.Type.MFA,)
 
 
 def active_method_ids(user_id: Any) -> list[str]:
-    """The ids of the user's active second-factor secrets, as text: one indexed read, its
-    SQL written once per database (it runs on every authenticated request)."""
-    return active_ids(user_id, tuple(str(kind) for kind in METHOD_TYPES))
+    """The ids of the user's active second-factor secrets, as text."""
+    return mfa_state(user_id, _TYPES)[0]
 
 
-def check_credential(user_id: Any, amr: Iterable[Any] | None, sid: Any) -> None:
+def note_mfa_change(user_id: Any, now: datetime) -> None:
+    """Record that the user's MFA changed now (a method enrolled, removed, reset): logins
+    from before it end. One INSERT ... ON CONFLICT UPDATE; call it in the transaction of
+    the change, under the user's row lock."""
+    MFAState.objects.bulk_create(
+        [MFAState(user_id=user_id, changed_at=now)],
+        update_conflicts=True,
+        unique_fields=["user"],
+        update_fields=["changed_at"],
+    )
+
+
+def check_credential(user_id: Any, amr: Any, sid: Any, auth_time: Any) -> None:
     """Refuse a credential whose login no longer matches the user's MFA state.
 
     Raises MFARequired for a password-only credential of a user who now has an active
-    method, MFAReset for one whose second factor's secret is no longer active.
+    method, MFAReset for one whose second factor's secret is no longer active, and MFAReset
+    for any login from before the user's MFA last changed (``auth_time``, seconds since
+    the epoch; a credential that never said when counts as older), so that a credential
+    from before an enrollment stays dead once MFA is off again. One statement
+    (``statements.mfa_state``), written once per database: it runs on every request.
     """
-    active = active_method_ids(user_id)
+    active, changed_at = mfa_state(user_id, _TYPES)
     if "mfa" in _listed(amr):
         if str(sid) not in active:
             raise MFAReset
     elif active:
         raise MFARequired
+    if changed_at is not None and not _at_or_after(auth_time, changed_at):
+        raise MFAReset
 
 
 def check_recent(auth_time: Any) -> None:
     """Refuse a login older than ``REAUTH_MAX_AGE`` seconds, or one that never said when
     it happened (``auth_time``, seconds since the epoch): ReauthenticationRequired."""
-    if not isinstance(auth_time, int) or isinstance(auth_time, bool):
+    if not _is_seconds(auth_time):
         raise ReauthenticationRequired
-    if clock.now().timestamp() - auth_time > mfa_settings.REAUTH_MAX_AGE:
+    if int(clock.now().timestamp()) - auth_time > mfa_settings.REAUTH_MAX_AGE:
         raise ReauthenticationRequired
+
+
+def _is_seconds(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _at_or_after(auth_time: Any, changed_at: datetime) -> bool:
+    # auth_time is whole seconds: a login in the second of the change counts as after it
+    # (the amr rule above still refuses a password alone once a method is active).
+    return _is_seconds(auth_time) and auth_time >= int(changed_at.timestamp())
 
 
 def _listed(amr: Any) -> list[Any]:
     return amr if isinstance(amr, list) else []
+
+
+_TYPES = tuple(str(kind) for kind in METHOD_TYPES)

@@ -14,6 +14,7 @@ from .. import crypto, signals
 from ..conf import mfa_settings
 from ..models import BackupCode, Secret
 from . import clock
+from .credentials import note_mfa_change
 from .keys import encryption_keys
 from .lookups import lock_users
 
@@ -34,6 +35,8 @@ def reset_mfa(user: Any, *, by: Any = None) -> bool:
     with transaction.atomic():
         lock_users([user.pk])
         secrets = list(Secret.objects.select_for_update().filter(user=user))
+        if any(secret.status == Secret.Status.ACTIVE for secret in secrets):
+            note_mfa_change(user.pk, clock.now())  # every login of the old factor ends
         for secret in secrets:
             deleted_pk = secret.pk
             secret.delete()

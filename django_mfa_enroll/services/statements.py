@@ -21,14 +21,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections, router
 from django.db.models import Field
 
-from ..models import Secret
+from ..models import MFAState, Secret
 from .errors import SecretNotFound
 from .lookups import as_uuid
 
 
-def _field(name: str) -> Any:
-    """One of Secret's columns (``_meta.get_field`` also knows relations; these are not)."""
-    return Secret._meta.get_field(name)
+def _field(name: str, model: Any = Secret) -> Any:
+    """One of the model's columns (``_meta.get_field`` also knows relations; these are not)."""
+    return model._meta.get_field(name)
 
 
 @dataclass(frozen=True)
@@ -244,34 +244,50 @@ def record_success(
 
 
 @functools.lru_cache(maxsize=32)
-def _active_ids_sql(alias: str, vendor: str, types: int) -> str:
+def _state_sql(alias: str, vendor: str, types: int) -> str:
     quote = connections[alias].ops.quote_name
 
     def column(name: str) -> str:
         return quote(_field(name).column)
 
     marks = ", ".join(["%s"] * types)
-    table = quote(Secret._meta.db_table)
-    # Names from _meta, quoted by the backend; every value is a parameter. No ORDER BY:
-    # the caller asks which ids there are, not in what order.
+    secrets = quote(Secret._meta.db_table)
+    states = quote(MFAState._meta.db_table)
+    changed = quote(_field("changed_at", MFAState).column)
+    owner = quote(_field("user", MFAState).column)
+    # Names from _meta, quoted by the backend; every value is a parameter. Two index probes
+    # in one statement; no ORDER BY: the caller asks which ids there are.
     return (
-        f"SELECT {column('id')} FROM {table} WHERE {column('user')} = %s"  # noqa: S608
+        f"SELECT {column('id')}, NULL FROM {secrets} WHERE {column('user')} = %s"  # noqa: S608
         f" AND {column('status')} = %s AND {column('type')} IN ({marks})"
+        f" UNION ALL SELECT NULL, {changed} FROM {states} WHERE {owner} = %s"
     )
 
 
-def active_ids(user_id: Any, types: tuple[str, ...]) -> list[str]:
-    """The ids (as text) of the user's active secrets of ``types``: one indexed read, on the
-    database that takes writes (a reset must not linger on a replica that lags)."""
+def mfa_state(user_id: Any, types: tuple[str, ...]) -> tuple[list[str], datetime | None]:
+    """The ids (as text) of the user's active secrets of ``types``, and when their MFA last
+    changed (None: never): one statement, on the database that takes writes (a reset must
+    not linger on a replica that lags)."""
     alias = router.db_for_write(Secret)
     connection = connections[alias]
     target = _field("user").target_field
     try:
         user_key = target.get_db_prep_value(_user_key(target, user_id, connection), connection)
     except (DjangoValidationError, ValueError, TypeError):
-        return []  # not a key of this user model: no such user, no secrets
-    params = [user_key, str(Secret.Status.ACTIVE), *(str(kind) for kind in types)]
+        return [], None  # not a key of this user model: no such user, no state
+    params = [user_key, str(Secret.Status.ACTIVE), *(str(kind) for kind in types), user_key]
     with connection.cursor() as cursor:
-        cursor.execute(_active_ids_sql(alias, connection.vendor, len(types)), params)
-        # UUIDs come back as UUID or as text, by backend: one spelling for comparisons.
-        return [str(uuid.UUID(str(row[0]))) for row in cursor.fetchall()]
+        cursor.execute(_state_sql(alias, connection.vendor, len(types)), params)
+        rows = cursor.fetchall()
+    # UUIDs come back as UUID or as text, by backend: one spelling for comparisons.
+    ids = [str(uuid.UUID(str(secret_id))) for secret_id, _changed in rows if secret_id is not None]
+    changed = [when for secret_id, when in rows if secret_id is None and when is not None]
+    return ids, (_changed_at(connection, changed[0]) if changed else None)
+
+
+def _changed_at(connection: Any, value: Any) -> datetime:
+    """The column's value as the ORM gives it: an aware datetime, whatever the backend."""
+    col = _field("changed_at", MFAState).get_col(MFAState._meta.db_table)
+    for convert in (*connection.ops.get_db_converters(col), *col.get_db_converters(connection)):
+        value = convert(value, col, connection)
+    return value

@@ -13,6 +13,7 @@ from ..conf import mfa_settings
 from ..models import Secret
 from . import clock
 from .code_sets import new_code_set
+from .credentials import note_mfa_change
 from .errors import AlreadyEnrolled, CodeRequired, MFAError, NotPending, SecretExists
 from .failures import announce_failure, attempt
 from .keys import encryption_keys, key_of, otpauth_url
@@ -95,6 +96,7 @@ def enroll_secret(user: Any, secret_id: Any, code: str) -> Enrollment:
             secret.status = str(Secret.Status.ACTIVE)
             secret.enrolled_at = now
             secret.save(update_fields=["status", "enrolled_at"])
+            note_mfa_change(user.pk, now)  # the password-only logins end here
             codes = new_code_set(secret, now)
     if error is not None:
         announce_failure(secret, error)
@@ -121,6 +123,8 @@ def delete_secret(user: Any, secret_id: Any, code: str | None) -> None:
                 raise CodeRequired
             error = attempt(secret, now, lambda: verify_any_code(secret, code, now))
         if error is None:
+            if secret.status == Secret.Status.ACTIVE:
+                note_mfa_change(user.pk, now)  # the logins with this factor end here
             deleted_pk = secret.pk
             secret.delete()
             secret.pk = deleted_pk  # receivers learn which secret went
