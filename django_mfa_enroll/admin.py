@@ -12,12 +12,13 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
+from .claims import SESSION_AUTH_TIME
 from .forms import MFAAdminAuthenticationForm
 from .models import Secret
 
@@ -66,8 +67,18 @@ def _confirm(
     title: Any,
     question: Any,
     objects: list[Any],
-) -> TemplateResponse | None:
-    """Return the confirmation page, or None once the admin has confirmed."""
+) -> HttpResponse | None:
+    """Return the confirmation page, or None once the admin has confirmed.
+
+    Changing another user's factors needs a recent login (API.md, "Recent authentication"):
+    an older admin session is sent back to the changelist with a message saying to log in
+    again, and nothing changes.
+    """
+    try:
+        services.check_recent(request.session.get(SESSION_AUTH_TIME))
+    except services.ReauthenticationRequired as error:
+        modeladmin.message_user(request, error.message, messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
     if request.POST.get("confirm") == "yes":
         return None
     context = {
@@ -179,7 +190,7 @@ class SecretAdmin(admin.ModelAdmin):
     @admin.action(
         description=_("Reset MFA of the selected secrets' users"), permissions=["reset_mfa"]
     )
-    def reset_mfa(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+    def reset_mfa(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         secrets = list(queryset.select_related("user"))
         page = _confirm(
             self,
@@ -206,7 +217,7 @@ class SecretAdmin(admin.ModelAdmin):
         apply: Any,
         logged: Any,
         done: Any,
-    ) -> TemplateResponse | None:
+    ) -> HttpResponse | None:
         """Confirm, then apply a service to each secret, log it, and tell the admin."""
         secrets = list(queryset.select_related("user"))
         page = _confirm(
@@ -221,9 +232,7 @@ class SecretAdmin(admin.ModelAdmin):
         return None
 
     @admin.action(description=_("Revoke backup codes"), permissions=["revoke_backup_codes"])
-    def revoke_backup_codes(
-        self, request: HttpRequest, queryset: QuerySet
-    ) -> TemplateResponse | None:
+    def revoke_backup_codes(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         return self._act_on_secrets(
             request,
             queryset,
@@ -236,7 +245,7 @@ class SecretAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description=_("Unlock after too many failures"), permissions=["unlock_mfa"])
-    def unlock(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+    def unlock(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         return self._act_on_secrets(
             request,
             queryset,
@@ -303,7 +312,7 @@ class MFAUserAdminMixin:
         return _has_perm(request, "reset_mfa")
 
     @admin.action(description=_("Reset MFA"), permissions=["reset_mfa"])
-    def reset_mfa(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+    def reset_mfa(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         users = list(queryset)
         page = _confirm(
             self,  # type: ignore[arg-type]

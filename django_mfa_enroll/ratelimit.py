@@ -1,6 +1,8 @@
 """The per-IP login rate (``AUTH_RATE``): one counter per address and window, in Django's
-cache. Below the doors: the HTTP door's ``AuthRateThrottle`` (``/auth/*``) and the admin
-door's login form count in the same counters, so both doors share one budget per address.
+cache. Below the doors: the HTTP door's ``AuthRateThrottle`` (``/auth/password`` and
+``/auth/totp``) and the admin door's login form count in the same counters, so both doors
+share one budget per address for guessing passwords and codes. ``/auth/refresh`` counts in
+counters of its own (``REFRESH_SCOPE``): renewing tokens never locks a login out.
 
 It sits in front of the per-user failure limit (services/failures.py), which lives in the
 database and holds with any cache or none.
@@ -27,6 +29,7 @@ logger = logging.getLogger("django_mfa_enroll")
 #: The counters' names: DRF's throttle key for the scope, then the window's number.
 KEY_FORMAT = "throttle_%(scope)s_%(ident)s"
 SCOPE = "mfa_auth"
+REFRESH_SCOPE = "mfa_refresh"
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -54,8 +57,8 @@ def client_ip(request: Any) -> str:
     return addresses[-min(proxies, len(addresses))].strip()
 
 
-def counter_key(ident: str, window: int) -> str:
-    return f"{KEY_FORMAT % {'scope': SCOPE, 'ident': ident}}_{window}"
+def counter_key(ident: str, window: int, scope: str = SCOPE) -> str:
+    return f"{KEY_FORMAT % {'scope': scope, 'ident': ident}}_{window}"
 
 
 def login_wait(request: Any, cache: Any = None, now: float | None = None) -> float | None:

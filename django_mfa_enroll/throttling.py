@@ -48,9 +48,8 @@ class AuthRateThrottle(SimpleRateThrottle):
         self.now = self.timer()
         window = int(self.now // self.duration)
         try:
-            count = ratelimit.count_in(
-                self.cache, ratelimit.counter_key(self.get_ident(request), window), self.duration
-            )
+            key = ratelimit.counter_key(self.get_ident(request), window, self.scope)
+            count = ratelimit.count_in(self.cache, key, self.duration)
         except Exception as exc:  # noqa: BLE001 - any cache backend's connection error
             ratelimit.log_cache_down(exc)
             return True
@@ -62,3 +61,10 @@ class AuthRateThrottle(SimpleRateThrottle):
     def wait(self) -> float:
         """Seconds until the window ends (Retry-After)."""
         return max(1.0, self.window_ends - self.timer())
+
+
+class RefreshRateThrottle(AuthRateThrottle):
+    """The same rate on ``/auth/refresh``, in counters of its own: renewing tokens from one
+    address (a NAT, a proxy) never uses up the budget of its password and code logins."""
+
+    scope = ratelimit.REFRESH_SCOPE

@@ -57,7 +57,7 @@ from .serializers import (
     enrollment_body,
     new_secret_body,
 )
-from .throttling import AuthRateThrottle
+from .throttling import AuthRateThrottle, RefreshRateThrottle
 
 
 class MFAAPIMixin:
@@ -330,6 +330,8 @@ class RefreshView(LoginAPIView):
 
     Answers 200 ``{"type": "ACCESS", "token", "refresh"?}`` (``refresh`` when rotation is on).
     """
+
+    throttle_classes = [RefreshRateThrottle]
 
     @document(
         request=RefreshSerializer,

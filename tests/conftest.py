@@ -103,6 +103,18 @@ def mfa_token_for(user, secret_id) -> str:
     return access_token_for(user, amr=("pwd", "otp", "mfa"), sid=secret_id)
 
 
+def force_password_login(client, user) -> None:
+    """``client.force_login`` as a password login of now (what the backend's receiver
+    writes): changing others' factors in the admin needs a login this recent."""
+    from django_mfa_enroll.claims import SESSION_AMR, SESSION_AUTH_TIME
+
+    client.force_login(user)
+    session = client.session
+    session[SESSION_AMR] = ["pwd"]
+    session[SESSION_AUTH_TIME] = int(time.time())
+    session.save()
+
+
 def force_mfa_login(client, user, secret_id) -> None:
     """``client.force_login`` as a login with the secret's TOTP code: what the backend's
     ``user_logged_in`` receiver writes into the session (a bare force_login is a password

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -17,7 +18,14 @@ from rest_framework.test import APIClient
 from django_mfa_enroll import services, signals
 from django_mfa_enroll.models import BackupCode, Secret
 
-from .conftest import Flow, access_token_for, challenge_of, make_user, redeem
+from .conftest import (
+    Flow,
+    access_token_for,
+    challenge_of,
+    force_password_login,
+    make_user,
+    redeem,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +56,7 @@ def superuser(db):
 @pytest.fixture
 def admin_client(superuser):
     client = Client()
-    client.force_login(superuser)
+    force_password_login(client, superuser)
     return client
 
 
@@ -56,7 +64,7 @@ def staff_client(*codenames):
     staff = make_user(f"staff{len(codenames)}{'-'.join(codenames)}"[:30], is_staff=True)
     staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_secret", *codenames]))
     client = Client()
-    client.force_login(staff)
+    force_password_login(client, staff)
     return client
 
 
@@ -251,7 +259,7 @@ def test_user_admin_reset_needs_the_permission(alice, user):
         *Permission.objects.filter(codename__in=["view_user", "change_user"])
     )
     client = Client()
-    client.force_login(staff)
+    force_password_login(client, staff)
     assert "reset_mfa" not in client.get(user_changelist()).content.decode()
     client.post(
         user_changelist(),
@@ -357,3 +365,46 @@ def test_mfa_cleanup_deletes_old_pending_only(alice, clock, settings):
     )
     assert "Deleted 1 pending" in run("mfa_cleanup")
     assert set(Secret.objects.values_list("user__username", flat=True)) == {"alice", "fresh"}
+
+
+# Changing another user's factors needs a recent login, in the admin as through the API.
+
+
+@pytest.mark.parametrize(
+    "action,path",
+    [
+        ("reset_mfa", CHANGELIST),
+        ("revoke_backup_codes", CHANGELIST),
+        ("unlock", CHANGELIST),
+        ("reset_mfa", None),
+    ],
+)
+def test_an_old_admin_session_changes_no_ones_factors(alice, user, superuser, action, path):
+    from django_mfa_enroll.claims import SESSION_AUTH_TIME
+
+    Secret.objects.update(locked_until=services.clock.now() + timedelta(days=1))
+    client = Client()
+    force_password_login(client, superuser)
+    session = client.session
+    session[SESSION_AUTH_TIME] = int(services.clock.now().timestamp()) - 601
+    session.save()
+    before = (list(Secret.objects.values()), BackupCode.objects.count())
+    target = [Secret.objects.get()] if path else [user]
+    response = act(client, action, target, path=path or user_changelist())
+    assert response.status_code == 302
+    assert (list(Secret.objects.values()), BackupCode.objects.count()) == before
+    assert not LogEntry.objects.exists()
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("needs a recent login" in m and "log in again" in m for m in shown), shown
+    # Without confirming either: no confirmation page for a stale login.
+    assert (
+        act(client, action, target, confirm=False, path=path or user_changelist()).status_code
+        == 302
+    )
+
+
+def test_an_admin_session_that_never_said_when_changes_nothing(alice, superuser):
+    client = Client()
+    client.force_login(superuser)  # no login time in the session
+    assert act(client, "reset_mfa", [Secret.objects.get()]).status_code == 302
+    assert Secret.objects.filter(status="active").count() == 1

@@ -144,3 +144,17 @@ def test_a_sites_own_login_form_logs_in_with_a_code(user, clock, enrolled):
     assert form.is_valid(), form.errors
     user = form.get_user()
     assert user.mfa_amr == ["pwd", "otp", "mfa"] and user.mfa_secret_id == enrolled["id"]
+
+
+def test_refreshing_tokens_never_uses_up_the_login_budget(user, settings):
+    make_staff(user)
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "AUTH_RATE": "3/min"}
+    address = "10.20.30.50"
+    api = APIClient(REMOTE_ADDR=address)
+    refreshes = [
+        api.post("/auth/refresh", {"refresh": "junk"}, format="json").status_code for _ in range(5)
+    ]
+    assert refreshes == [401, 401, 401, 429, 429]  # refresh has counters of its own
+    body = {"username": "alice", "password": "wrong"}
+    assert api.post("/auth/password", body, format="json").status_code == 401  # not 429
+    assert admin_login(address=address).status_code == 302  # the admin logs in

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.core.checks import ERROR
 from django.db import connection
 from django.test import AsyncClient, Client, override_settings
@@ -197,6 +198,19 @@ def test_e008_names_the_middleware(middleware, refused):
     if refused:
         assert messages[0].level == ERROR
         assert checks.SESSION_MIDDLEWARE in messages[0].hint
+
+
+class SiteAuthenticationMiddleware(AuthenticationMiddleware):
+    """A site's own subclass: it logs sessions in all the same."""
+
+
+def test_e008_sees_a_subclass_of_authentication_middleware():
+    sessions = "django.contrib.sessions.middleware.SessionMiddleware"
+    subclass = f"{__name__}.SiteAuthenticationMiddleware"
+    with override_settings(MIDDLEWARE=[sessions, subclass]):
+        assert [m.id for m in checks.check_session_middleware()] == [checks.E008]
+    with override_settings(MIDDLEWARE=[sessions, subclass, checks.SESSION_MIDDLEWARE]):
+        assert checks.check_session_middleware() == []
 
 
 def test_the_middleware_refuses_to_run_without_authentication_middleware():

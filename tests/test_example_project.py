@@ -64,6 +64,7 @@ def test_without_django_secret_key_a_random_one_is_made_once_and_kept(tmp_path):
     assert len(first) >= 50 and not first.startswith("django-insecure-")
     assert key_file.read_text().strip() == first
     assert key_file.stat().st_mode & 0o777 == 0o600  # the owner's alone
+    assert [path.name for path in tmp_path.iterdir()] == ["secret_key"]  # no draft left
     assert key_in_use() == first  # kept: sessions and secrets survive a restart
     assert key_in_use(DJANGO_SECRET_KEY="from-the-environment-" + "x" * 40).startswith(
         "from-the-environment-"
@@ -95,3 +96,20 @@ def test_the_example_reads_reauth_max_age_from_the_environment(tmp_path):
             timeout=120,
         )
         assert result.stdout.strip().splitlines()[-1] == expected, result.stderr
+
+
+def test_an_empty_key_file_stops_the_site_with_what_to_do(tmp_path):
+    key_file = tmp_path / "secret_key"
+    key_file.write_text("")
+    env = {**os.environ, "DJANGO_SECRET_KEY_FILE": str(key_file)}
+    env.pop("DJANGO_SECRET_KEY", None)
+    result = subprocess.run(
+        [sys.executable, str(MANAGE), "check"],
+        env={**env, "DJANGO_SETTINGS_MODULE": "example.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "is empty: delete it and start again, or set DJANGO_SECRET_KEY" in result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["secret_key"]  # no drafts

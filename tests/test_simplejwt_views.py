@@ -240,6 +240,20 @@ def test_the_stock_refresh_is_what_e009_warns_of(user, clock):
 
 
 @pytest.mark.parametrize(
+    "classes",
+    [
+        ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+        ["rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication"],
+    ],
+)
+def test_e010_names_simplejwts_own_class_among_the_apps_classes_too(classes):
+    with override_settings(MFA_ENROLL={**settings.MFA_ENROLL, "AUTHENTICATION_CLASSES": classes}):
+        messages = checks.check_default_authentication()
+    assert [m.id for m in messages] == [checks.E010]
+    assert "MFA_ENROLL['AUTHENTICATION_CLASSES']" in messages[0].msg
+
+
+@pytest.mark.parametrize(
     ("classes", "errors"),
     [
         (["rest_framework_simplejwt.authentication.JWTAuthentication"], 1),

@@ -11,6 +11,13 @@ from rest_framework_simplejwt.views import (
 
 from django_mfa_enroll.token_serializers import TokenVerifySerializer
 
+
+class UnresolvableView(TokenRefreshView):
+    """A site's view whose serializer does not import: the check skips it, and it alone."""
+
+    _serializer_class = "no.such.module.Serializer"
+
+
 urlpatterns = [
     path(
         "api/",
@@ -33,6 +40,7 @@ urlpatterns = [
                 ),
                 # Blacklisting a token makes nothing work that did not: no error either.
                 path("token/blacklist/", TokenBlacklistView.as_view()),
+                path("token/odd/", UnresolvableView.as_view()),
             ]
         ),
     ),

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.utils.module_loading import import_string
 
+from ..conf import mfa_settings
+
 
 def _is_subclass(path: str, cls: type) -> bool:
     """Whether the dotted path names ``cls`` or a subclass of it (False if it does not import)."""
@@ -28,15 +30,19 @@ AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 @register(Tags.security)
 def check_session_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """Where Django sessions log users in, MFASessionMiddleware must follow them."""
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+
     from ..middleware import MFASessionMiddleware
 
     middleware = [str(path) for path in getattr(settings, "MIDDLEWARE", None) or []]
-    if AUTH_MIDDLEWARE not in middleware:
-        return []  # no session logins to follow
-    ours = [
-        index for index, path in enumerate(middleware) if _is_subclass(path, MFASessionMiddleware)
+    # A site's own subclass of AuthenticationMiddleware logs sessions in all the same.
+    logins = [
+        i for i, path in enumerate(middleware) if _is_subclass(path, AuthenticationMiddleware)
     ]
-    if ours and min(ours) > middleware.index(AUTH_MIDDLEWARE):
+    if not logins:
+        return []  # no session logins to follow
+    ours = [i for i, path in enumerate(middleware) if _is_subclass(path, MFASessionMiddleware)]
+    if ours and min(ours) > min(logins):
         return []
     return [
         Error(
@@ -92,17 +98,25 @@ def _routed_simplejwt_serializers() -> list[tuple[str, type]]:
         for pattern in patterns:
             route = prefix + str(pattern.pattern)
             if isinstance(pattern, URLResolver):
-                walk(pattern.url_patterns, route)
+                try:
+                    inner = pattern.url_patterns
+                except Exception:  # noqa: BLE001, S112 - Django's own URL checks report it
+                    continue
+                walk(inner, route)
             elif isinstance(pattern, URLPattern):
                 view_class = getattr(pattern.callback, "view_class", None)
                 if isinstance(view_class, type) and issubclass(view_class, TokenViewBase):
-                    view = view_class(**getattr(pattern.callback, "view_initkwargs", {}))
-                    found.append((route, view.get_serializer_class()))
+                    try:
+                        view = view_class(**getattr(pattern.callback, "view_initkwargs", {}))
+                        found.append((route, view.get_serializer_class()))
+                    except Exception:  # noqa: BLE001, S112 - one odd view hides no other
+                        continue
 
     try:
-        walk(get_resolver().url_patterns, "")
+        patterns = get_resolver().url_patterns
     except Exception:  # noqa: BLE001 - Django's own URL checks report a broken URLconf
         return []
+    walk(patterns, "")
     return found
 
 
@@ -122,21 +136,36 @@ def check_default_authentication(app_configs: Any = None, **kwargs: Any) -> list
     from ..authentication import JWTAuthentication as OurJWTAuthentication
 
     stock = (JWTAuthentication, JWTStatelessUserAuthentication)
-    classes: list[Any] = list(drf_settings.DEFAULT_AUTHENTICATION_CLASSES)
-    names = [
-        f"{cls.__module__}.{cls.__qualname__}"
+    places: list[tuple[str, str, list[Any]]] = [
+        (
+            "REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES']",
+            "the site's own views",
+            list(drf_settings.DEFAULT_AUTHENTICATION_CLASSES),
+        ),
+        (
+            "MFA_ENROLL['AUTHENTICATION_CLASSES']",
+            "the app's own views",
+            [_imported(path) for path in mfa_settings.AUTHENTICATION_CLASSES],
+        ),
+    ]
+    return [
+        Error(
+            f"{setting} names {cls.__module__}.{cls.__qualname__}: {whose} would accept a "
+            "password-only access token after its user enrolls in MFA, and one of a reset "
+            "factor after the reset.",
+            hint=f"Use {OUR_JWT!r} in its place (it is simplejwt's, plus that check).",
+            id=E010,
+        )
+        for setting, whose, classes in places
         for cls in classes
         if isinstance(cls, type)
         and issubclass(cls, stock)
         and not issubclass(cls, OurJWTAuthentication)
     ]
-    return [
-        Error(
-            f"REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] names {name}: the site's own "
-            "views would accept a password-only access token after its user enrolls in MFA, "
-            "and one of a reset factor after the reset.",
-            hint=f"Use {OUR_JWT!r} in its place (it is simplejwt's, plus that check).",
-            id=E010,
-        )
-        for name in names
-    ]
+
+
+def _imported(path: str) -> Any:
+    try:
+        return import_string(path)
+    except ImportError:
+        return None  # E003 reports it

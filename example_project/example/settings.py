@@ -22,13 +22,23 @@ def _secret_key() -> str:
     from django.core.management.utils import get_random_secret_key
 
     path = Path(os.environ.get("DJANGO_SECRET_KEY_FILE", BASE_DIR / ".secret_key"))
-    try:  # O_EXCL: of two processes starting at once, one writes and both read that key
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as file:
-        file.write(get_random_secret_key())
-    return path.read_text().strip()
+    if not path.exists():
+        # Written whole to a file of its own, then linked into place: of two processes
+        # starting at once, one link wins and both read that key; none reads half of one.
+        draft = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(get_random_secret_key())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = path.read_text().strip()
+    if not key:
+        raise RuntimeError(f"{path} is empty: delete it and start again, or set DJANGO_SECRET_KEY")
+    return key
 
 
 SECRET_KEY = _secret_key()
