@@ -279,8 +279,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         worst = max(r["queries_app"] for r in totp)
         out.append(
             {
-                "target": "TOTP verification costs 2 queries or fewer",
-                "met": worst <= 2,
+                # Issue 6's two statements, and the event issue 16 adds to the login.
+                "target": "TOTP verification costs 3 queries or fewer (2 and its event)",
+                "met": worst <= 3,
                 "figures": {f"{r['key']} ({r['layer']})": r["queries_app"] for r in totp},
             }
         )

@@ -150,6 +150,13 @@ class SecretAdmin(admin.ModelAdmin):
     def lookup_allowed(self, lookup: str, value: Any, request: Any = None) -> bool:
         return lookup in self.ALLOWED_LOOKUPS
 
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet, *args: Any, **kw: Any
+    ) -> Any:
+        # The events the actions write say where the admin was.
+        with services.origin(request):
+            return super().response_action(request, queryset, *args, **kw)
+
     def get_search_fields(self, request: HttpRequest) -> list[str]:
         user_model = get_user_model()
         names = [f"user__{user_model.USERNAME_FIELD}"]
@@ -310,6 +317,12 @@ class MFAUserAdminMixin:
 
     def has_reset_mfa_permission(self, request: HttpRequest) -> bool:
         return _has_perm(request, "reset_mfa")
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet, *args: Any, **kw: Any
+    ) -> Any:
+        with services.origin(request):
+            return super().response_action(request, queryset, *args, **kw)  # type: ignore[misc]
 
     @admin.action(description=_("Reset MFA"), permissions=["reset_mfa"])
     def reset_mfa(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:

@@ -17,6 +17,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from . import services
 from .claims import PASSWORD_STAGE, SESSION_AMR, SESSION_AUTH_TIME, SESSION_SID, stamp_login
+from .models import Event
 
 __all__ = ["PASSWORD_STAGE", "MFAModelBackend", "remember_amr_in_session"]
 
@@ -45,7 +46,8 @@ class MFAModelBackend(ModelBackend):
         if mfa_stage is PASSWORD_STAGE:
             return user  # the caller asks for the second factor itself
         try:
-            factor = services.complete_login(user, mfa_token)
+            with services.origin(request):
+                factor = services.complete_login(user, mfa_token)
         except services.MFAError as error:
             if request is not None:
                 request.mfa_error = error
@@ -59,6 +61,11 @@ def remember_amr_in_session(sender: Any, request: Any, user: Any, **kwargs: Any)
     amr = getattr(user, "mfa_amr", None)
     if session is None or amr is None:
         return
+    if session.get(SESSION_AUTH_TIME) is not None:
+        # Django keeps the session of a user who logs in again (a new key, the same data):
+        # a login on top of one of ours is a reauthentication (the admin asks for one).
+        with services.origin(request):
+            services.record(user.pk, Event.Type.REAUTHENTICATED)
     session[SESSION_AMR] = amr
     for key, value in (
         (SESSION_AUTH_TIME, getattr(user, "mfa_auth_time", None)),

@@ -27,7 +27,16 @@ DEFAULTS: dict[str, Any] = {
     "MAX_REQUEST_BYTES": 16_384,
     "CHALLENGE_LIFETIME": 300,
     "AUTH_RATE": "30/min",
-    "NOTIFY_USER_ON_RESET": False,
+    "NOTIFY": [
+        "enrolled",
+        "method_removed",
+        "codes_regenerated",
+        "backup_code_used",
+        "locked",
+        "reset",
+        "device_added",
+    ],
+    "EVENT_RETENTION_DAYS": 365,
     "PENDING_MAX_AGE": 86_400,
     "REAUTH_MAX_AGE": 600,
     "AUTHENTICATION_CLASSES": [
@@ -136,9 +145,15 @@ class Settings:
         return _get("AUTH_RATE")
 
     @property
-    def NOTIFY_USER_ON_RESET(self) -> bool:
-        """E-mail a user when an admin resets their MFA."""
-        return bool(_get("NOTIFY_USER_ON_RESET"))
+    def NOTIFY(self) -> frozenset[str]:
+        """The security events mailed to their user (``Event.Type`` values)."""
+        return frozenset(str(kind) for kind in _get("NOTIFY") or ())
+
+    @property
+    def EVENT_RETENTION_DAYS(self) -> int | None:
+        """Days ``mfa_cleanup`` keeps security events (``None``: forever)."""
+        days = _get("EVENT_RETENTION_DAYS")
+        return None if days is None else int(days)
 
     @property
     def PENDING_MAX_AGE(self) -> int:

@@ -70,7 +70,8 @@ class MFACodeFormMixin(_FormBase):
 
     def _second_factor(self, user: Any, username: str, code: str | None) -> Any:
         try:
-            factor = services.complete_login(user, code)
+            with services.origin(self.request):
+                factor = services.complete_login(user, code)
         except services.Locked:
             # Said only after a right password: a wrong one never reaches the code.
             raise forms.ValidationError(self.mfa_error_messages["locked"], code="locked") from None

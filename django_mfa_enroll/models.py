@@ -116,3 +116,52 @@ class MFAState(models.Model):
 
     def __str__(self) -> str:
         return str(_("MFA changed at %(when)s") % {"when": self.changed_at.isoformat()})
+
+
+class Event(models.Model):
+    """One entry of a user's security history: what happened to their MFA, when, from where.
+
+    Append-only, written in the transaction of the change it records. Never a key, code,
+    hash or token: ``detail`` holds counts and reasons only (``services.events``).
+    """
+
+    class Type(models.TextChoices):
+        ENROLLED = "enrolled", _("MFA turned on")
+        METHOD_ADDED = "method_added", _("Method added")
+        METHOD_REMOVED = "method_removed", _("Method removed")
+        CODES_REGENERATED = "codes_regenerated", _("Backup codes regenerated")
+        CODES_REVOKED = "codes_revoked", _("Backup codes revoked")
+        BACKUP_CODE_USED = "backup_code_used", _("Backup code used")
+        LOGIN = "login", _("Login with a second factor")
+        WRONG_CODE = "wrong_code", _("Wrong code")
+        LOCKED = "locked", _("Locked after wrong codes")
+        UNLOCKED = "unlocked", _("Unlocked")
+        RESET = "reset", _("MFA reset by an administrator")
+        REAUTHENTICATED = "reauthenticated", _("Logged in again")
+        DEVICE_ADDED = "device_added", _("Trusted device added")
+        DEVICE_REVOKED = "device_revoked", _("Trusted device revoked")
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="mfa_events",
+        verbose_name=_("user"),
+    )
+    type = models.CharField(_("type"), max_length=32, choices=Type.choices)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    # A plain id, not a key: the history outlives the secrets it tells of.
+    secret_id = models.UUIDField(_("secret"), null=True, blank=True)
+    actor = models.CharField(_("by"), max_length=150, blank=True, default="")
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    agent = models.CharField(_("device"), max_length=64, blank=True, default="")
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("security event")
+        verbose_name_plural = _("security events")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "-id"], name="django_mfa_enroll_event_user")]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} ({self.at:%Y-%m-%d %H:%M})"

@@ -75,6 +75,11 @@ class MFAAPIMixin:
         # transaction on every error).
         return transaction.non_atomic_requests(super().as_view(*args, **kwargs))  # type: ignore[misc]
 
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # Every event a service writes for this request says where it came from.
+        with services.origin(request):
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
     def get_authenticators(self) -> list[Any]:
         # Read at request time, so override_settings and late configuration both work.
         return [import_string(path)() for path in mfa_settings.AUTHENTICATION_CLASSES]

@@ -178,16 +178,22 @@ def test_reset_blacklists_refresh_tokens(admin_client, alice, clock):
     assert response.status_code == 401
 
 
-def test_reset_mails_the_user_only_when_asked(admin_client, alice, settings):
-    act(admin_client, "reset_mfa", [Secret.objects.get()])
-    assert mail.outbox == []
-    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "NOTIFY_USER_ON_RESET": True}
-    alice_user = make_user("carol")
-    services.create_secret(alice_user, issuer="Example")
-    act(admin_client, "reset_mfa", [Secret.objects.get(user=alice_user)])
-    assert [m.to for m in mail.outbox] == [["carol@example.org"]]
+def test_reset_mails_the_user_as_notify_says(
+    admin_client, alice, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        act(admin_client, "reset_mfa", [Secret.objects.get()])
+    assert [m.to for m in mail.outbox] == [["alice@example.org"]]
+    assert "reset" in mail.outbox[0].body
     for needle in secret_material(alice):
         assert needle not in mail.outbox[0].body
+        assert needle not in mail.outbox[0].alternatives[0][0]
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "NOTIFY": []}
+    carol = make_user("carol")
+    services.create_secret(carol, issuer="Example")
+    with django_capture_on_commit_callbacks(execute=True):
+        act(admin_client, "reset_mfa", [Secret.objects.get(user=carol)])
+    assert len(mail.outbox) == 1
 
 
 def test_the_user_can_enroll_again_after_a_reset(admin_client, alice, user, clock):

@@ -474,13 +474,15 @@ def data_queries(captured) -> list[str]:
 
 
 @pytest.mark.django_db(transaction=True)  # as in production: no test transaction around it
-def test_totp_second_factor_costs_two_queries(anon_client, enrolled, clock):
+def test_totp_second_factor_costs_three_queries(anon_client, enrolled, clock):
     challenge = challenge_of(anon_client)
     with CaptureQueriesContext(connection) as captured:
         assert redeem(anon_client, challenge, token=clock.code(enrolled["key"])).status_code == 200
     queries = data_queries(captured.captured_queries)
-    assert len(queries) == 2, queries  # SELECT secret+user FOR UPDATE, conditional UPDATE
+    # SELECT secret+user FOR UPDATE, conditional UPDATE, the login's event
+    assert len(queries) == 3, queries
     assert queries[0].startswith("SELECT") and queries[1].startswith("UPDATE")
+    assert queries[2].startswith("INSERT") and "django_mfa_enroll_event" in queries[2]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -489,8 +491,9 @@ def test_backup_code_second_factor_queries(anon_client, enrolled):
     with CaptureQueriesContext(connection) as captured:
         assert redeem(anon_client, challenge, backup_code=enrolled["codes"][0]).status_code == 200
     queries = data_queries(captured.captured_queries)
-    # SELECT secret+user FOR UPDATE, SELECT the code's row, UPDATE the code, UPDATE the secret
-    assert len(queries) == 4, queries
+    # SELECT secret+user FOR UPDATE, SELECT the code's row, UPDATE the code, UPDATE the
+    # secret, the codes left (for the event and its mail), the event
+    assert len(queries) == 6, queries
 
 
 # Found in review.

@@ -82,6 +82,9 @@ def other_code(code: str) -> str:
 # the user's active methods (API.md, first section), counted as STATE.
 
 STATE = 1
+# Each change and each use of a factor writes its event in the same transaction (one
+# INSERT), counted as EVENT.
+EVENT = 1
 
 
 def test_list_secrets(spend, api_client, enrolled):
@@ -123,7 +126,7 @@ def test_enroll(spend, api_client, flow, clock):
     # 404 check, SELECT FOR UPDATE, conditional UPDATE of the step, UPDATE status, the MFA
     # change's upsert, DELETE old codes, one INSERT of the new set; one hash per new code,
     # none per check.
-    spent.within(queries=STATE + 7, hashes=mfa_settings.BACKUP_CODE_COUNT)
+    spent.within(queries=STATE + 7 + EVENT, hashes=mfa_settings.BACKUP_CODE_COUNT)
 
 
 def test_regenerate_backup_codes(spend, api_client, enrolled, clock):
@@ -135,7 +138,7 @@ def test_regenerate_backup_codes(spend, api_client, enrolled, clock):
     )
     assert response.status_code == 200
     # 404 check, SELECT FOR UPDATE, conditional UPDATE, DELETE the old set, INSERT the new
-    spent.within(queries=STATE + 5, hashes=mfa_settings.BACKUP_CODE_COUNT)
+    spent.within(queries=STATE + 5 + EVENT, hashes=mfa_settings.BACKUP_CODE_COUNT)
 
 
 def test_delete_an_active_secret_with_a_totp_code(spend, api_client, enrolled, clock):
@@ -148,7 +151,7 @@ def test_delete_an_active_secret_with_a_totp_code(spend, api_client, enrolled, c
     assert response.status_code == 204
     # 404 check, SELECT FOR UPDATE, conditional UPDATE, the MFA change's upsert, DELETE the
     # codes, DELETE the secret
-    spent.within(queries=STATE + 6)
+    spent.within(queries=STATE + 6 + EVENT)
 
 
 def test_delete_an_active_secret_with_a_backup_code(spend, api_client, enrolled):
@@ -161,7 +164,7 @@ def test_delete_an_active_secret_with_a_backup_code(spend, api_client, enrolled)
     assert response.status_code == 204
     # 404 check, SELECT FOR UPDATE, the code's row, spend it, UPDATE the secret, the MFA
     # change's upsert, two DELETEs
-    spent.within(queries=STATE + 8, hashes=1)
+    spent.within(queries=STATE + 8 + EVENT, hashes=1)
 
 
 # Login.
@@ -183,7 +186,8 @@ def test_totp_second_factor(spend, anon_client, enrolled, clock):
     redeem, code = redeemer(anon_client), clock.code(enrolled["key"])
     response, spent = spend(lambda: redeem({"token": code}))
     assert response.status_code == 200
-    spent.within(queries=2)  # SELECT FOR UPDATE, one conditional UPDATE (the issue's target)
+    # SELECT FOR UPDATE, one conditional UPDATE (the target of issue 6), the login's event
+    spent.within(queries=2 + EVENT)
 
 
 def test_wrong_totp_code(spend, anon_client, enrolled, clock):
@@ -191,7 +195,7 @@ def test_wrong_totp_code(spend, anon_client, enrolled, clock):
     redeem = redeemer(anon_client)
     response, spent = spend(lambda: redeem({"token": wrong}))
     assert response.status_code == 401
-    spent.within(queries=2)  # SELECT FOR UPDATE, UPDATE of the failure count
+    spent.within(queries=2 + EVENT)  # SELECT FOR UPDATE, UPDATE of the failure count
 
 
 def test_backup_code_second_factor(spend, anon_client, enrolled):
@@ -200,7 +204,7 @@ def test_backup_code_second_factor(spend, anon_client, enrolled):
     assert response.status_code == 200
     # SELECT FOR UPDATE, the code's row by its selector, UPDATE the code, UPDATE the secret;
     # one hash: the selector names the row to check (SECURITY.md).
-    spent.within(queries=4, hashes=1)
+    spent.within(queries=4 + 1 + EVENT, hashes=1)  # and the codes left, for the event
 
 
 @pytest.mark.parametrize("selector_matches", [True, False], ids=["row", "no-row"])
@@ -215,7 +219,7 @@ def test_wrong_backup_code_against_a_full_set(spend, anon_client, enrolled, sele
     response, spent = spend(lambda: redeem({"backup_code": typed}))
     assert response.status_code == 401
     # Exactly one hash, whether or not a row matched: a miss burns one, so it costs the same.
-    spent.within(queries=3, hashes=1)
+    spent.within(queries=3 + EVENT, hashes=1)
 
 
 def test_the_last_unused_backup_code(spend, anon_client, enrolled):
@@ -224,7 +228,7 @@ def test_the_last_unused_backup_code(spend, anon_client, enrolled):
     redeem = redeemer(anon_client)
     response, spent = spend(lambda: redeem({"backup_code": enrolled["codes"][-1]}))
     assert response.status_code == 200
-    spent.within(queries=4, hashes=1)
+    spent.within(queries=4 + 1 + EVENT, hashes=1)
 
 
 def test_refresh(spend, anon_client, user):

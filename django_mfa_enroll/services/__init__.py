@@ -20,6 +20,7 @@ whichever module a function lives in:
 - ``login``: the second factor of a password login;
 - ``credentials``: whether a session or token still matches the user's MFA state, and
   whether its login is recent;
+- ``events``: the security history, with where each change came from; ``notify``: its mail;
 - ``operators``: reset, revoke, unlock, key rotation, cleanup.
 """
 
@@ -52,6 +53,7 @@ from .errors import (
     SecretNotFound,
     UserNotFound,
 )
+from .events import Origin, agent_label, origin, record
 from .failures import is_locked, locked_filter
 from .keys import encryption_keys, undecryptable_secrets
 from .login import AMR, SecondFactor, complete_login, verify_second_factor
@@ -97,6 +99,7 @@ __all__ = [
     "KeyUnavailable",
     "Locked",
     "MFAError",
+    "Origin",
     "MFARequired",
     "MFAReset",
     "NewSecret",
@@ -110,6 +113,7 @@ __all__ = [
     "UserNotFound",
     "active_method_ids",
     "active_secret",
+    "agent_label",
     "check_credential",
     "check_recent",
     "complete_login",
@@ -124,9 +128,11 @@ __all__ = [
     "is_locked",
     "locked_filter",
     "note_mfa_change",
+    "origin",
     "owner_named",
     "provisioning_uri",
     "regenerate_backup_codes",
+    "record",
     "reset_mfa",
     "revoke_backup_codes",
     "rotate_encryption",

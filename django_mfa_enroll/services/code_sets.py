@@ -10,9 +10,10 @@ from django.db import transaction
 
 from .. import backup_codes, signals
 from ..conf import mfa_settings
-from ..models import BackupCode, Secret
+from ..models import BackupCode, Event, Secret
 from . import clock
 from .errors import MFAError, NotEnrolled
+from .events import record
 from .failures import announce_failure, attempt
 from .lookups import locked_secret
 from .verification import accept_totp
@@ -51,6 +52,7 @@ def regenerate_backup_codes(user: Any, secret_id: Any, code: str) -> list[str]:
         error = attempt(secret, now, lambda: accept_totp(secret, code, now))
         if error is None:
             codes = new_code_set(secret, now)
+            record(user.pk, Event.Type.CODES_REGENERATED, secret_id=secret.pk, at=now)
     if error is not None:
         announce_failure(secret, error)
         raise error

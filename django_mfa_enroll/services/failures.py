@@ -19,9 +19,10 @@ from django.db.models import F, Q
 
 from .. import signals
 from ..conf import mfa_settings
-from ..models import Secret
+from ..models import Event, Secret
 from . import clock
 from .errors import ChallengeUsed, Locked, MFAError, ReusedCode
+from .events import record
 
 logger = logging.getLogger("django_mfa_enroll")
 
@@ -56,6 +57,10 @@ def count_failure(secret: Secret, now: datetime, error: MFAError) -> None:
     Secret.objects.filter(pk=secret.pk).update(**updates)
     secret.failure_count = failures
     error.failures, error.wait = failures, wait
+    kind = (
+        Event.Type.LOCKED if failures >= mfa_settings.FAILURE_LOCK_AFTER else Event.Type.WRONG_CODE
+    )
+    record(secret.user_id, kind, secret_id=secret.pk, reason=error.code, failures=failures)
 
 
 def announce_failure(secret: Secret, error: MFAError) -> None:

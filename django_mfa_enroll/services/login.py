@@ -10,9 +10,10 @@ from typing import Any
 from django.db import router, transaction
 
 from .. import signals
-from ..models import Secret
+from ..models import BackupCode, Event, Secret
 from . import clock
 from .errors import ChallengeInvalid, ChallengeUsed, CodeRequired, Locked, MFAError
+from .events import record
 from .failures import announce_failure, attempt
 from .lookups import active_secret
 from .statements import locked_for_login
@@ -40,6 +41,17 @@ class SecondFactor:
     @property
     def secret_id(self) -> Any:
         return None if self.secret is None else self.secret.pk
+
+
+def _record_login(secret: Secret, method: str, now: datetime) -> None:
+    """The history of an accepted second factor, in the login's transaction: one event, a
+    login, or for a backup code the code's use and how many are left (its mail says so)."""
+    if method != BACKUP_CODE:
+        record(secret.user_id, Event.Type.LOGIN, secret_id=secret.pk, at=now, method=method)
+        return
+    left = BackupCode.objects.filter(secret=secret, used_at__isnull=True).count()
+    kind = Event.Type.BACKUP_CODE_USED
+    record(secret.user_id, kind, secret_id=secret.pk, at=now, method=method, codes_left=left)
 
 
 def complete_login(user: Any, typed: Any) -> SecondFactor:
@@ -93,6 +105,8 @@ def verify_second_factor(
                 error = attempt(secret, now, lambda: consume_backup_code(secret, typed, now, epoch))
         except Locked as locked:
             error = locked
+        if error is None:
+            _record_login(secret, method, now)
     if error is not None:
         announce_failure(secret, error)
     if isinstance(error, ChallengeUsed):

@@ -8,13 +8,13 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
-from django.utils.translation import gettext_lazy as _
 
 from .. import crypto, signals
 from ..conf import mfa_settings
-from ..models import BackupCode, Secret
+from ..models import BackupCode, Event, Secret
 from . import clock
 from .credentials import note_mfa_change
+from .events import actor_of, record
 from .keys import encryption_keys
 from .lookups import lock_users
 
@@ -22,7 +22,7 @@ logger = logging.getLogger("django_mfa_enroll")
 
 
 def _actor(by: Any) -> str:
-    return f"user {by.pk}" if getattr(by, "pk", None) is not None else str(by or "system")
+    return actor_of(by) or "system"
 
 
 def reset_mfa(user: Any, *, by: Any = None) -> bool:
@@ -37,6 +37,8 @@ def reset_mfa(user: Any, *, by: Any = None) -> bool:
         secrets = list(Secret.objects.select_for_update().filter(user=user))
         if any(secret.status == Secret.Status.ACTIVE for secret in secrets):
             note_mfa_change(user.pk, clock.now())  # every login of the old factor ends
+        if secrets:
+            record(user.pk, Event.Type.RESET, by=_actor(by), secrets=len(secrets))
         for secret in secrets:
             deleted_pk = secret.pk
             secret.delete()
@@ -50,8 +52,6 @@ def reset_mfa(user: Any, *, by: Any = None) -> bool:
         blacklisted,
     )
     signals.mfa_reset.send(Secret, user=user, by=by, secrets=secrets)
-    if secrets and mfa_settings.NOTIFY_USER_ON_RESET:
-        _notify_reset(user)
     return bool(secrets)
 
 
@@ -61,6 +61,7 @@ def revoke_backup_codes(secret: Secret, *, by: Any = None) -> int:
         codes = BackupCode.objects.filter(secret=secret)
         unused = codes.filter(used_at__isnull=True).count()
         codes.delete()
+        record(secret.user_id, Event.Type.CODES_REVOKED, secret_id=secret.pk, by=_actor(by))
     logger.warning(
         "MFA backup codes revoked: secret=%s user=%s by=%s", secret.pk, secret.user_id, _actor(by)
     )
@@ -70,11 +71,14 @@ def revoke_backup_codes(secret: Secret, *, by: Any = None) -> int:
 
 def unlock(secret: Secret, *, by: Any = None) -> bool:
     """Clear a secret's failure count and lock; return whether it was locked or counting."""
-    changed = (
-        Secret.objects.filter(pk=secret.pk)
-        .filter(Q(failure_count__gt=0) | Q(locked_until__isnull=False))
-        .update(failure_count=0, locked_until=None)
-    )
+    with transaction.atomic():
+        changed = (
+            Secret.objects.filter(pk=secret.pk)
+            .filter(Q(failure_count__gt=0) | Q(locked_until__isnull=False))
+            .update(failure_count=0, locked_until=None)
+        )
+        if changed:
+            record(secret.user_id, Event.Type.UNLOCKED, secret_id=secret.pk, by=_actor(by))
     logger.warning("MFA unlocked: secret=%s user=%s by=%s", secret.pk, secret.user_id, _actor(by))
     signals.secret_unlocked.send(Secret, secret=secret, user=secret.user, by=by)
     return bool(changed)
@@ -146,30 +150,3 @@ def _blacklist_refresh_tokens(user: Any) -> int:
         [BlacklistedToken(token=token) for token in tokens], ignore_conflicts=True
     )
     return len(tokens)
-
-
-def _notify_reset(user: Any) -> None:
-    from django.core.mail import send_mail
-
-    email = (
-        getattr(user, user.get_email_field_name(), "")
-        if hasattr(user, "get_email_field_name")
-        else ""
-    )
-    if not email:
-        return
-    try:
-        send_mail(
-            str(_("Your multi-factor authentication was reset")),
-            str(
-                _(
-                    "An administrator reset the multi-factor authentication of your account. "
-                    "Your authenticator app and backup codes no longer work for it; set MFA up "
-                    "again when you next log in. If you did not ask for this, contact us."
-                )
-            ),
-            None,
-            [email],
-        )
-    except Exception as exc:  # noqa: BLE001 - a mail outage must not undo or fail the reset
-        logger.warning("MFA reset notice not sent: user=%s error=%s", user.pk, type(exc).__name__)

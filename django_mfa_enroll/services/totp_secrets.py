@@ -10,11 +10,12 @@ from django.db import IntegrityError, transaction
 
 from .. import crypto, signals, totp
 from ..conf import mfa_settings
-from ..models import Secret
+from ..models import Event, Secret
 from . import clock
 from .code_sets import new_code_set
 from .credentials import note_mfa_change
 from .errors import AlreadyEnrolled, CodeRequired, MFAError, NotPending, SecretExists
+from .events import record
 from .failures import announce_failure, attempt
 from .keys import encryption_keys, key_of, otpauth_url
 from .lookups import get_secret, lock_users, locked_secret
@@ -97,6 +98,7 @@ def enroll_secret(user: Any, secret_id: Any, code: str) -> Enrollment:
             secret.enrolled_at = now
             secret.save(update_fields=["status", "enrolled_at"])
             note_mfa_change(user.pk, now)  # the password-only logins end here
+            record(user.pk, Event.Type.ENROLLED, secret_id=secret.pk, at=now)
             codes = new_code_set(secret, now)
     if error is not None:
         announce_failure(secret, error)
@@ -125,6 +127,7 @@ def delete_secret(user: Any, secret_id: Any, code: str | None) -> None:
         if error is None:
             if secret.status == Secret.Status.ACTIVE:
                 note_mfa_change(user.pk, now)  # the logins with this factor end here
+                record(user.pk, Event.Type.METHOD_REMOVED, secret_id=secret.pk, at=now)
             deleted_pk = secret.pk
             secret.delete()
             secret.pk = deleted_pk  # receivers learn which secret went

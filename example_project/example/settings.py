@@ -1,8 +1,9 @@
 """The example site: django-mfa-enroll mounted at ``/`` with a UUID user, as in the tutorial.
 
 Deployment settings come from the environment (API.md): DATABASE_URL, REDIS_URL,
-DJANGO_DEBUG, MFA_AUTH_RATE, MFA_REAUTH_MAX_AGE, plus DJANGO_SECRET_KEY and
-MFA_ENCRYPTION_KEYS (comma-separated Fernet keys) for anything beyond a demo.
+DJANGO_DEBUG, MFA_AUTH_RATE, MFA_REAUTH_MAX_AGE, DJANGO_EMAIL_BACKEND,
+DJANGO_EMAIL_FILE_PATH, plus DJANGO_SECRET_KEY and MFA_ENCRYPTION_KEYS (comma-separated
+Fernet keys) for anything beyond a demo.
 """
 
 import os
@@ -117,6 +118,15 @@ if os.environ.get("REDIS_URL"):
 # password cost is not what it measures. Never set this for anything a person uses.
 if os.environ.get("DJANGO_PASSWORD_HASHERS"):
     PASSWORD_HASHERS = os.environ["DJANGO_PASSWORD_HASHERS"].split(",")
+
+# The app mails users about their security events: on the console unless the environment
+# names another backend (DJANGO_EMAIL_FILE_PATH for the file backend, which a test reads).
+EMAIL_BACKEND = os.environ.get(
+    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
+if os.environ.get("DJANGO_EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = os.environ["DJANGO_EMAIL_FILE_PATH"]
+DEFAULT_FROM_EMAIL = "security@example.test"
 
 USE_TZ = True
 TIME_ZONE = "UTC"
