@@ -9,18 +9,25 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from . import services
-from .claims import SESSION_AUTH_TIME
+from .admin_actions import RESET_QUESTION, confirm, has_perm, reset_users
 from .forms import MFAAdminAuthenticationForm
+from .history_admin import EventAdmin, history_table
 from .models import Secret
+from .user_admin import MFAStatusFilter, MFAUserAdminMixin
+
+__all__ = [
+    "EventAdmin",
+    "MFAStatusFilter",
+    "MFAUserAdminMixin",
+    "SecretAdmin",
+    "use_mfa_login",
+]
 
 #: What the admin shows of a secret: its state, never its key or code hashes.
 SHOWN_FIELDS = [
@@ -37,11 +44,6 @@ SHOWN_FIELDS = [
 ]
 
 LOGIN_TEMPLATE = "django_mfa_enroll/admin/login.html"
-CONFIRM_TEMPLATE = "django_mfa_enroll/admin/confirm_action.html"
-RESET_QUESTION = _(
-    "Remove the MFA secret and backup codes of these users? They will log in with their "
-    "password alone until they enroll again, and their refresh tokens end."
-)
 
 
 def use_mfa_login(site: admin.AdminSite = admin.site) -> None:
@@ -52,59 +54,6 @@ def use_mfa_login(site: admin.AdminSite = admin.site) -> None:
     """
     site.login_form = MFAAdminAuthenticationForm
     site.login_template = LOGIN_TEMPLATE
-
-
-def _has_perm(request: HttpRequest, codename: str) -> bool:
-    return request.user.has_perm(f"{Secret._meta.app_label}.{codename}")
-
-
-def _confirm(
-    modeladmin: admin.ModelAdmin,
-    request: HttpRequest,
-    queryset: QuerySet,
-    *,
-    action: str,
-    title: Any,
-    question: Any,
-    objects: list[Any],
-) -> HttpResponse | None:
-    """Return the confirmation page, or None once the admin has confirmed.
-
-    Changing another user's factors needs a recent login (API.md, "Recent authentication"):
-    an older admin session is sent back to the changelist with a message saying to log in
-    again, and nothing changes.
-    """
-    try:
-        services.check_recent(request.session.get(SESSION_AUTH_TIME))
-    except services.ReauthenticationRequired as error:
-        modeladmin.message_user(request, error.message, messages.ERROR)
-        return HttpResponseRedirect(request.get_full_path())
-    if request.POST.get("confirm") == "yes":
-        return None
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "question": question,
-        "objects": objects,
-        "queryset": queryset,
-        "action": action,
-        "opts": modeladmin.model._meta,
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, CONFIRM_TEMPLATE, context)
-
-
-def _reset_users(modeladmin: admin.ModelAdmin, request: HttpRequest, users: list[Any]) -> None:
-    done = 0
-    for user in users:
-        if services.reset_mfa(user, by=request.user):
-            done += 1
-            modeladmin.log_change(request, user, str(_("Reset MFA")))
-    modeladmin.message_user(
-        request,
-        ngettext("Reset MFA of %(n)d user.", "Reset MFA of %(n)d users.", done) % {"n": done},
-        messages.SUCCESS,
-    )
 
 
 class LockedFilter(admin.SimpleListFilter):
@@ -138,8 +87,7 @@ class SecretAdmin(admin.ModelAdmin):
     ]
     list_filter = ["type", "status", LockedFilter]
     list_select_related = ["user"]
-    fields = tuple(SHOWN_FIELDS)
-    readonly_fields = tuple(SHOWN_FIELDS)
+    fields = readonly_fields = (*SHOWN_FIELDS, "history")
     actions = ["reset_mfa", "revoke_backup_codes", "unlock"]
     ordering = ["-created_at"]
 
@@ -176,6 +124,10 @@ class SecretAdmin(admin.ModelAdmin):
     def locked(self, obj: Secret) -> bool:
         return services.is_locked(obj)
 
+    @admin.display(description=_("security history of the user"))
+    def history(self, obj: Secret) -> Any:
+        return history_table(obj.user)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # secrets are made by their owners
 
@@ -186,20 +138,20 @@ class SecretAdmin(admin.ModelAdmin):
         return False  # "Reset MFA" removes a secret, with its log, signal and token revocation
 
     def has_reset_mfa_permission(self, request: HttpRequest) -> bool:
-        return _has_perm(request, "reset_mfa")
+        return has_perm(request, "reset_mfa")
 
     def has_revoke_backup_codes_permission(self, request: HttpRequest) -> bool:
-        return _has_perm(request, "revoke_backup_codes")
+        return has_perm(request, "revoke_backup_codes")
 
     def has_unlock_mfa_permission(self, request: HttpRequest) -> bool:
-        return _has_perm(request, "unlock_mfa")
+        return has_perm(request, "unlock_mfa")
 
     @admin.action(
         description=_("Reset MFA of the selected secrets' users"), permissions=["reset_mfa"]
     )
     def reset_mfa(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         secrets = list(queryset.select_related("user"))
-        page = _confirm(
+        page = confirm(
             self,
             request,
             queryset,
@@ -210,7 +162,7 @@ class SecretAdmin(admin.ModelAdmin):
         )
         if page is not None:
             return page
-        _reset_users(self, request, [secret.user for secret in secrets])
+        reset_users(self, request, [secret.user for secret in secrets])
         return None
 
     def _act_on_secrets(
@@ -227,7 +179,7 @@ class SecretAdmin(admin.ModelAdmin):
     ) -> HttpResponse | None:
         """Confirm, then apply a service to each secret, log it, and tell the admin."""
         secrets = list(queryset.select_related("user"))
-        page = _confirm(
+        page = confirm(
             self, request, queryset, action=action, title=title, question=question, objects=secrets
         )
         if page is not None:
@@ -263,80 +215,3 @@ class SecretAdmin(admin.ModelAdmin):
             logged=_("Unlocked MFA"),
             done=_("Unlocked."),
         )
-
-
-class MFAStatusFilter(admin.SimpleListFilter):
-    """Filter users by MFA: enrolled, pending, none."""
-
-    title = _("MFA")
-    parameter_name = "mfa"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("enrolled", _("Enrolled")), ("pending", _("Pending")), ("none", _("Not enrolled"))]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        status = {"enrolled": Secret.Status.ACTIVE, "pending": Secret.Status.PENDING}
-        value = self.value() or ""
-        if value in status:
-            return queryset.filter(mfa_secrets__status=status[value])
-        if value == "none":
-            return queryset.exclude(mfa_secrets__status=Secret.Status.ACTIVE)
-        return queryset
-
-
-class MFAUserAdminMixin:
-    """Add to your own UserAdmin: an "MFA" column and filter, and the reset action.
-
-    ::
-
-        @admin.register(User)
-        class UserAdmin(MFAUserAdminMixin, auth_admin.UserAdmin):
-            pass
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Added to the site's own actions; Django shows it to holders of reset_mfa only.
-        actions = list(self.actions or [])  # type: ignore[has-type]
-        if "reset_mfa" not in actions:
-            self.actions = [*actions, "reset_mfa"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        active = Secret.objects.filter(user=OuterRef("pk"), status=Secret.Status.ACTIVE)
-        return super().get_queryset(request).annotate(_mfa_enrolled=Exists(active))  # type: ignore[misc]
-
-    def get_list_display(self, request: HttpRequest) -> list[Any]:
-        return [*super().get_list_display(request), "mfa_enrolled"]  # type: ignore[misc]
-
-    def get_list_filter(self, request: HttpRequest) -> list[Any]:
-        return [*super().get_list_filter(request), MFAStatusFilter]  # type: ignore[misc]
-
-    @admin.display(description=_("MFA"), boolean=True, ordering="_mfa_enrolled")
-    def mfa_enrolled(self, obj: Any) -> bool:
-        return bool(getattr(obj, "_mfa_enrolled", False))
-
-    def has_reset_mfa_permission(self, request: HttpRequest) -> bool:
-        return _has_perm(request, "reset_mfa")
-
-    def response_action(
-        self, request: HttpRequest, queryset: QuerySet, *args: Any, **kw: Any
-    ) -> Any:
-        with services.origin(request):
-            return super().response_action(request, queryset, *args, **kw)  # type: ignore[misc]
-
-    @admin.action(description=_("Reset MFA"), permissions=["reset_mfa"])
-    def reset_mfa(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        users = list(queryset)
-        page = _confirm(
-            self,  # type: ignore[arg-type]
-            request,
-            queryset,
-            action="reset_mfa",
-            title=_("Reset MFA"),
-            question=RESET_QUESTION,
-            objects=users,
-        )
-        if page is not None:
-            return page
-        _reset_users(self, request, users)  # type: ignore[arg-type]
-        return None

@@ -12,7 +12,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.parsers import JSONParser
 
 from .conf import mfa_settings
-from .models import Secret
+from .models import Event, Secret
 
 
 class StrictJSONParser(JSONParser):
@@ -305,6 +305,21 @@ def enrollment_body(enrollment: Any) -> Any:
     body = SecretSerializer(enrollment.secret).data
     body["codes"] = enrollment.codes
     return body
+
+
+class EventSerializer(serializers.ModelSerializer):
+    """One entry of the user's security history: what, when, from where; never a secret.
+    ``operator`` says an administrator did it (which one, the admin's log says)."""
+
+    operator = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Event
+        fields = ["id", "type", "at", "secret_id", "ip", "agent", "detail", "operator"]
+        read_only_fields = fields
+
+    def get_operator(self, event: Event) -> bool:
+        return bool(event.actor)
 
 
 class CodesSerializer(serializers.Serializer):

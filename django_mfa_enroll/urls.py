@@ -25,6 +25,7 @@ urlpatterns = [
     re_path(rf"^{_SECRET}/enroll/*$", secret_enroll, name="secret-enroll"),
     re_path(rf"^{_SECRET}/qrcode/*$", secret_qrcode, name="secret-qrcode"),
     re_path(rf"^{_SECRET}/codes/*$", secret_codes, name="secret-codes"),
+    re_path(r"^users/(?P<user_id>[^/]*)/events/*$", views.EventListView.as_view(), name="events"),
     re_path(r"^auth/password/*$", views.PasswordLoginView.as_view(), name="auth-password"),
     re_path(r"^auth/totp/*$", views.SecondFactorView.as_view(), name="auth-totp"),
     re_path(r"^auth/refresh/*$", views.RefreshView.as_view(), name="auth-refresh"),

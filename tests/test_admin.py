@@ -414,3 +414,64 @@ def test_an_admin_session_that_never_said_when_changes_nothing(alice, superuser)
     client.force_login(superuser)  # no login time in the session
     assert act(client, "reset_mfa", [Secret.objects.get()]).status_code == 302
     assert Secret.objects.filter(status="active").count() == 1
+
+
+# The security history in the admin (read-only).
+
+
+def test_the_secrets_page_shows_its_users_history_without_secrets(admin_client, alice, user):
+    secret = Secret.objects.get()
+    Secret.objects.update(failure_count=3)
+    services.unlock(secret, by="helpdesk")
+    page = admin_client.get(f"{CHANGELIST}{secret.pk}/change/").content.decode()
+    assert "Security history of the user" in page  # the label, capitalised by the admin
+    assert "MFA turned on" in page and "Unlocked" in page and "helpdesk" in page
+    for needle in secret_material(alice):
+        assert needle not in page
+
+
+def test_the_users_page_shows_the_history(admin_client, alice, user):
+    page = admin_client.get(f"{user_changelist()}{user.pk}/change/").content.decode()
+    assert "Security history" in page and "MFA turned on" in page
+    add_page = admin_client.get(f"{user_changelist()}add/")
+    assert add_page.status_code == 200 and "Security history" not in add_page.content.decode()
+
+
+def test_the_event_list_reads_and_changes_nothing(admin_client, alice, user):
+    base = "/admin/django_mfa_enroll/event/"
+    listing = admin_client.get(f"{base}?type__exact=enrolled")
+    assert listing.status_code == 200 and "MFA turned on" in listing.content.decode()
+    event = user.mfa_events.get()
+    assert admin_client.get(f"{base}{event.pk}/change/").status_code == 200
+    assert admin_client.get(f"{base}add/").status_code == 403
+    assert admin_client.post(f"{base}{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert user.mfa_events.count() == 1
+
+
+def test_an_empty_history_says_so(admin_client, user):
+    page = admin_client.get(f"{user_changelist()}{user.pk}/change/").content.decode()
+    assert "No security events yet." in page
+
+
+def test_mfa_cleanup_deletes_old_events_in_batches(alice, user, settings, clock):
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "EVENT_RETENTION_DAYS": 30}
+    for days in (40, 35, 31, 29, 1):
+        services.record(user.pk, "login", at=clock.now - timedelta(days=days), method="totp")
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as seen:
+        out = run("mfa_cleanup", "--batch-size", "2")
+    assert "Deleted 3 security events older than 30 days." in out
+    deletes = [
+        q for q in seen.captured_queries if q["sql"].startswith("DELETE") and "event" in q["sql"]
+    ]
+    assert len(deletes) == 2  # three old events, two to a batch
+    assert user.mfa_events.count() == 3  # the two recent logins and the enrollment
+
+
+def test_mfa_cleanup_keeps_every_event_when_told_to(alice, user, settings, clock):
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "EVENT_RETENTION_DAYS": None}
+    services.record(user.pk, "login", at=clock.now - timedelta(days=4000), method="totp")
+    assert "Kept every security event" in run("mfa_cleanup")
+    assert user.mfa_events.count() == 2

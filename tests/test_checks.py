@@ -248,3 +248,11 @@ def test_e011_a_development_key_never_encrypts_secrets_in_production(
     assert [m.id for m in messages] == ([] if expected is None else [getattr(checks, expected)])
     if expected == "E011":
         assert messages[0].level == ERROR and "ENCRYPTION_KEYS" in messages[0].hint
+
+
+def test_w006_names_what_notify_gets_wrong():
+    with override_settings(MFA_ENROLL={"NOTIFY": ["enrolled", "enroled"]}):
+        messages = checks.check_notify()
+    assert [m.id for m in messages] == [checks.W006] and "enroled" in messages[0].msg
+    with override_settings(MFA_ENROLL={"NOTIFY": ["enrolled", "reset"]}):
+        assert checks.check_notify() == []

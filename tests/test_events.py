@@ -14,7 +14,7 @@ from django_mfa_enroll import backup_codes, services
 from django_mfa_enroll.models import Event, Secret
 from django_mfa_enroll.services import events, notify
 
-from .conftest import challenge_of, redeem
+from .conftest import challenge_of, make_user, redeem, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -358,3 +358,91 @@ def test_an_admin_action_says_where_the_admin_was(user, enrolled):
         "192.0.2.9",
         "curl",
     )
+
+
+# GET /users/:userId/events
+
+
+def many_events(user, count: int) -> None:
+    for index in range(count):
+        services.record(user.pk, Event.Type.WRONG_CODE, reason="invalid_code", failures=index)
+
+
+def test_the_owner_reads_their_history_newest_first_by_cursor(user, api_client, other_user):
+    many_events(user, 25)
+    many_events(other_user, 3)
+    first = api_client.get("/users/me/events")
+    assert first.status_code == 200
+    page = first.json()
+    assert len(page["results"]) == 20 and page["previous"] is None
+    assert [e["detail"]["failures"] for e in page["results"]] == list(range(24, 4, -1))
+    assert set(page["results"][0]) == {
+        "id",
+        "type",
+        "at",
+        "secret_id",
+        "ip",
+        "agent",
+        "detail",
+        "operator",
+    }
+    many_events(user, 2)  # newer events do not shift the next page
+    second = api_client.get(page["next"]).json()
+    assert [e["detail"]["failures"] for e in second["results"]] == [4, 3, 2, 1, 0]
+    assert second["next"] is None
+    assert first["Cache-Control"] == "no-store"
+
+
+def test_an_operators_name_is_not_shown_to_the_user(user, api_client, enrolled, other_user):
+    services.reset_mfa(user, by=other_user)
+    sign_in(api_client, user)  # the reset ended the login of the old factor
+    [reset] = [
+        e for e in api_client.get("/users/me/events").json()["results"] if e["type"] == "reset"
+    ]
+    assert reset["operator"] is True and "actor" not in reset
+    assert f"user {other_user.pk}" not in json.dumps(reset)
+    assert Event.objects.get(type="reset").actor == f"user {other_user.pk}"  # kept for staff
+
+
+def test_another_users_history_is_404(user, api_client, other_user):
+    many_events(other_user, 1)
+    for user_id in (other_user.pk, "not-a-key", "99999999999999999999999", ""):
+        response = api_client.get(f"/users/{user_id}/events")
+        assert response.status_code == 404, user_id
+        assert response.json()["code"] == "not_found"
+
+
+def test_staff_with_the_view_permission_read_anyones(user, other_user):
+    from django.contrib.auth.models import Permission
+
+    many_events(other_user, 2)
+    staff = make_user("helpdesk", is_staff=True)
+    client = APIClient()
+    sign_in(client, staff)
+    assert client.get(f"/users/{other_user.pk}/events").status_code == 404
+    staff.user_permissions.add(Permission.objects.get(codename="view_event"))
+    response = client.get(f"/users/{other_user.pk}/events")
+    assert response.status_code == 200 and len(response.json()["results"]) == 2
+
+
+@pytest.mark.parametrize(
+    "cursor", ["garbage", "cD0xMjM", "%00", "cD0tMQ==", "bz0xJnI9MSZwPTk5OTk5OTk5OTk5OTk5OTk5OTk5"]
+)
+def test_a_bad_cursor_is_404_never_500(user, api_client, cursor):
+    many_events(user, 3)
+    response = api_client.get(f"/users/me/events?cursor={cursor}")
+    assert response.status_code in (200, 404), response.content
+    assert response["Content-Type"] == "application/json"
+    if response.status_code == 404:
+        assert response.json()["code"] == "not_found"
+
+
+def test_the_history_needs_a_login(anon_client, user):
+    response = anon_client.get("/users/me/events")
+    assert response.status_code == 401 and response.json()["code"] == "not_authenticated"
+
+
+def test_the_history_reads_in_two_statements(user, api_client, django_assert_max_num_queries):
+    many_events(user, 3)
+    with django_assert_max_num_queries(3):  # the user, their MFA state, one page
+        assert api_client.get("/users/me/events").status_code == 200

@@ -29,7 +29,17 @@ def test_every_endpoint_is_in_the_schema_without_trailing_slashes(schema):
         "/auth/password",
         "/auth/totp",
         "/auth/refresh",
+        "/users/{user_id}/events",
     }
+
+
+def test_the_history_is_a_cursor_paged_list_of_events(schema):
+    operation = schema["paths"]["/users/{user_id}/events"]["get"]
+    assert {p["name"] for p in operation["parameters"]} == {"user_id", "cursor"}
+    assert set(operation["responses"]) == {"200", "401", "404"}
+    page = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    component = schema["components"]["schemas"][page.rsplit("/", 1)[1]]
+    assert {"next", "previous", "results"} <= set(component["properties"])
 
 
 def test_every_error_answer_is_documented_with_the_error_body(schema):

@@ -260,6 +260,27 @@ def check_throttle_rate(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     return []
 
 
+W006 = "django_mfa_enroll.W006"
+
+
+@register(Tags.security)
+def check_notify(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """NOTIFY names event types; a typo would silently mail nothing."""
+    from ..models import Event
+
+    unknown = sorted(set(mfa_settings.NOTIFY) - set(Event.Type.values))
+    if not unknown:
+        return []
+    return [
+        Warning(
+            f"MFA_ENROLL['NOTIFY'] names {unknown}, which are no security event types: no "
+            "mail goes out for them.",
+            hint=f"Use some of {sorted(Event.Type.values)}.",
+            id=W006,
+        )
+    ]
+
+
 E007 = "django_mfa_enroll.E007"
 
 

@@ -53,7 +53,7 @@ from .errors import (
     SecretNotFound,
     UserNotFound,
 )
-from .events import Origin, agent_label, origin, record
+from .events import Origin, agent_label, events_of, origin, record
 from .failures import is_locked, locked_filter
 from .keys import encryption_keys, undecryptable_secrets
 from .login import AMR, SecondFactor, complete_login, verify_second_factor
@@ -67,6 +67,7 @@ from .lookups import (
     secrets_of_all,
 )
 from .operators import (
+    delete_old_events,
     delete_stale_pending,
     reset_mfa,
     revoke_backup_codes,
@@ -119,10 +120,12 @@ __all__ = [
     "complete_login",
     "clock",
     "create_secret",
+    "delete_old_events",
     "delete_secret",
     "delete_stale_pending",
     "encryption_keys",
     "enroll_secret",
+    "events_of",
     "get_secret",
     "has_active_secret",
     "is_locked",

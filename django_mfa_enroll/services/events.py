@@ -92,6 +92,11 @@ def agent_label(user_agent: str) -> str:
     return browser or system
 
 
+def events_of(user: Any) -> Any:
+    """The user's security history, newest first (the index on user and id)."""
+    return Event.objects.filter(user=user).order_by("-id")
+
+
 def actor_of(by: Any) -> str:
     """How an operator is named: ``"user <pk>"`` for an admin, else what the caller says
     (``"manage.py mfa_reset"``)."""

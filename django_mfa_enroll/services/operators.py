@@ -150,3 +150,18 @@ def _blacklist_refresh_tokens(user: Any) -> int:
         [BlacklistedToken(token=token) for token in tokens], ignore_conflicts=True
     )
     return len(tokens)
+
+
+def delete_old_events(now: datetime | None = None, batch_size: int = 1000) -> int:
+    """Delete security events older than ``EVENT_RETENTION_DAYS`` (none when it is None),
+    in batches of ``batch_size`` so no one statement holds many rows; return how many."""
+    days = mfa_settings.EVENT_RETENTION_DAYS
+    if days is None:
+        return 0
+    cutoff = (now or clock.now()) - timedelta(days=days)
+    deleted = 0
+    while True:
+        batch = list(Event.objects.filter(at__lt=cutoff).values_list("pk", flat=True)[:batch_size])
+        if not batch:
+            return deleted
+        deleted += Event.objects.filter(pk__in=batch).delete()[0]

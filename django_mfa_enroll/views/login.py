@@ -1,0 +1,146 @@
+"""The login endpoints: password, second factor, refresh."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, permissions
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import services
+from ..authentication import (
+    ChallengeToken,
+    access_answer,
+    basic_credentials,
+    challenge_from_header,
+    read_challenge,
+    refresh_answer,
+)
+from ..claims import PASSWORD_STAGE
+from ..conf import mfa_settings
+from ..exceptions import ServiceError
+from ..schema import (
+    document,
+    login_responses,
+)
+from ..serializers import (
+    AccessSerializer,
+    PasswordLoginSerializer,
+    RefreshedSerializer,
+    RefreshSerializer,
+    SecondFactorSerializer,
+)
+from ..throttling import AuthRateThrottle, RefreshRateThrottle
+from .base import MFAAPIMixin, _validated
+
+
+class LoginAPIView(MFAAPIMixin, APIView):
+    """Base of the /auth/* views: anyone may call them, behind the per-IP throttle."""
+
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [AuthRateThrottle]
+
+    def get_authenticators(self) -> list[Any]:
+        return []  # these views read the credentials (or the challenge) themselves
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class PasswordLoginView(LoginAPIView):
+    """Log in with ``{"username", "password"}`` (or GET with ``Authorization: Basic``).
+
+    Without MFA: 200 ``{"type": "ACCESS", "token", "refresh", "user_id"}``. With MFA
+    active: 200 ``{"type": "CHALLENGE", "token", "methods", "expires_in"}`` and no access
+    token; redeem the challenge at /auth/totp. A wrong username or password answers 401,
+    the same for both.
+    """
+
+    @document(
+        request=PasswordLoginSerializer,
+        responses=login_responses(),
+        errors=(400, 401, 415, 429),
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(PasswordLoginSerializer, request.data)
+        return self._login(request, data["username"], data["password"])
+
+    @document(responses=login_responses(), errors=(400, 401, 429))
+    def get(self, request: Request) -> Response:
+        username, password = basic_credentials(request)
+        return self._login(request, username, password)
+
+    def _login(self, request: Request, username: str, password: str) -> Response:
+        user = authenticate(
+            request._request, username=username, password=password, mfa_stage=PASSWORD_STAGE
+        )
+        if user is None:
+            raise exceptions.AuthenticationFailed(
+                _("Wrong username or password."), code="invalid_credentials"
+            )
+        secret = services.active_secret(user)
+        if secret is None:
+            return Response(access_answer(user, services.AMR[None], services.clock.now()))
+        secret.user = user
+        return Response(
+            {
+                "type": "CHALLENGE",
+                "token": str(ChallengeToken.for_secret(secret)),
+                "methods": [services.TOTP, services.BACKUP_CODE],
+                "expires_in": mfa_settings.CHALLENGE_LIFETIME,
+            }
+        )
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Basic realm="api"'
+
+
+class SecondFactorView(LoginAPIView):
+    """Redeem a login challenge with ``{"token": "<TOTP code>"}`` or ``{"backup_code"}``.
+
+    The challenge comes as ``Authorization: jwt <challenge>`` or ``{"challenge"}``.
+    Answers 200 ``{"type": "ACCESS", "token", "refresh", "user_id"}``; a wrong code 401;
+    too many wrong codes 429 with Retry-After.
+    """
+
+    @document(
+        request=SecondFactorSerializer,
+        responses={200: AccessSerializer},
+        errors=(400, 401, 415, 429),
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(SecondFactorSerializer, request.data)
+        challenge = read_challenge(data.get("challenge") or challenge_from_header(request))
+        if "token" in data:
+            typed, method = data["token"], services.TOTP
+        else:
+            typed, method = data["backup_code"], services.BACKUP_CODE
+        try:
+            factor = services.verify_second_factor(
+                challenge.user_id, challenge.secret_id, typed, method=method, epoch=challenge.epoch
+            )
+        except services.InvalidCode as error:
+            raise ServiceError(error, status_code=401) from None
+        return Response(access_answer(factor.user, factor.amr, factor.at, factor.secret_id))
+
+
+class RefreshView(LoginAPIView):
+    """Renew an access token with ``{"refresh"}``; its ``amr`` is kept.
+
+    Answers 200 ``{"type": "ACCESS", "token", "refresh"?}`` (``refresh`` when rotation is on).
+    """
+
+    throttle_classes = [RefreshRateThrottle]
+
+    @document(
+        request=RefreshSerializer,
+        responses={200: RefreshedSerializer},
+        errors=(400, 401, 415, 429),
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(RefreshSerializer, request.data)
+        return Response(refresh_answer(data["refresh"]))

@@ -1,0 +1,169 @@
+"""The secrets resource: create, enroll, list, read, QR code, new codes, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .. import services
+from ..permissions import RecentLogin
+from ..qrcodes import QR_FORMATS, qr_image
+from ..schema import (
+    document,
+    qr_parameters,
+    qr_responses,
+    secret_parameters,
+    user_parameters,
+)
+from ..serializers import (
+    CodesSerializer,
+    CreateSecretSerializer,
+    DeleteSecretSerializer,
+    EnrollmentSerializer,
+    NewSecretSerializer,
+    SecretSerializer,
+    TokenSerializer,
+    enrollment_body,
+    new_secret_body,
+)
+from .base import MFAAPIMixin, _issuer, _validated
+
+
+class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
+    """A user's MFA secrets: create, enroll with a first code, list, QR code, codes, delete.
+
+    ``userId`` is the user's primary key or ``me``; another user's id answers 404. Each
+    action that changes a factor or shows a key needs a recent login (``RecentLogin``).
+    """
+
+    recent_login_actions = frozenset({"create", "qrcode", "enroll", "codes", "destroy"})
+
+    def get_permissions(self) -> list[Any]:
+        needed = list(super().get_permissions())
+        return [*needed, RecentLogin()] if self.action in self.recent_login_actions else needed
+
+    def _owner(self, user_id: str, secret_id: Any = None, staff: str | None = None) -> Any:
+        """The user the path names (404 for anyone else, and for a secret not theirs);
+        staff holding the ``staff`` permission may name another user."""
+        return services.owner_named(
+            self.request.user, user_id, secret_id=secret_id, staff_permission=staff
+        )
+
+    @document(
+        responses={200: SecretSerializer(many=True)},
+        errors=(401, 404),
+        parameters=user_parameters(),
+    )
+    def list(self, request: Request, user_id: str) -> Response:
+        """Return the user's secrets (never a key); each with its backup codes remaining."""
+        owner = self._owner(user_id, staff="view_secret")
+        return Response(SecretSerializer(services.secrets_of(owner), many=True).data)
+
+    @document(
+        request=CreateSecretSerializer,
+        responses={200: NewSecretSerializer},
+        errors=(400, 401, 404, 409, 415),
+        parameters=user_parameters(),
+    )
+    def create(self, request: Request, user_id: str) -> Response:
+        """Create a pending MFA secret from ``{"type": "mfa", "description"?}``.
+
+        Answers 200 with the secret's ``otpauth_url`` and base32 ``secret``, shown while the
+        secret is pending only. A pending secret is replaced; an active one answers 409.
+        """
+        owner = self._owner(user_id)
+        data = _validated(CreateSecretSerializer, request.data)
+        new = services.create_secret(
+            owner, issuer=_issuer(request), description=data["description"]
+        )
+        return Response(new_secret_body(new))
+
+    @document(responses={200: SecretSerializer}, errors=(401, 404), parameters=secret_parameters())
+    def retrieve(self, request: Request, user_id: str, secret_id: str) -> Response:
+        """Return one secret, with the same fields as the list."""
+        owner = self._owner(user_id, staff="view_secret")
+        return Response(SecretSerializer(services.get_secret(owner, secret_id)).data)
+
+    @document(
+        request=TokenSerializer,
+        responses={200: EnrollmentSerializer},
+        errors=(400, 401, 404, 409, 415, 429),
+        parameters=secret_parameters(),
+    )
+    def enroll(self, request: Request, user_id: str, secret_id: str) -> Response:
+        """Activate a pending secret with ``{"token": "<first code>"}``.
+
+        Answers 200 with the active secret and its backup ``codes``, shown this once.
+        """
+        owner = self._owner(user_id, secret_id)  # 404 before 400 for a stranger's id
+        data = _validated(TokenSerializer, request.data)
+        return Response(enrollment_body(services.enroll_secret(owner, secret_id, data["token"])))
+
+    @document(
+        request=TokenSerializer,
+        responses={200: CodesSerializer},
+        errors=(400, 401, 404, 409, 415, 429),
+        parameters=secret_parameters(),
+    )
+    def codes(self, request: Request, user_id: str, secret_id: str) -> Response:
+        """Replace the backup codes, given ``{"token": "<current TOTP code>"}``.
+
+        Answers 200 ``{"codes": [...]}``; the old set stops working.
+        """
+        owner = self._owner(user_id, secret_id)
+        data = _validated(TokenSerializer, request.data)
+        codes = services.regenerate_backup_codes(owner, secret_id, data["token"])
+        return Response({"codes": codes})
+
+    @document(
+        request=DeleteSecretSerializer,
+        responses={204: None},
+        errors=(400, 401, 404, 415, 429),
+        parameters=secret_parameters(),
+    )
+    def destroy(self, request: Request, user_id: str, secret_id: str) -> Response:
+        """Delete a secret. An active one needs ``{"token"}`` (TOTP or backup code) or the
+        ``X-MFA-Token`` header; a pending one does not. Answers 204.
+
+        Staff holding ``reset_mfa`` may delete another user's secret without a code: that
+        is an admin reset (recorded, and the user's refresh tokens end).
+        """
+        owner = self._owner(user_id, secret_id, staff="reset_mfa")
+        if owner.pk != request.user.pk:
+            services.reset_mfa(owner, by=request.user)
+        else:
+            data = _validated(DeleteSecretSerializer, _code_payload(request))
+            services.delete_secret(owner, secret_id, data.get("token"))
+        return Response(status=204)
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # DRF reads ?format= as a renderer switch; the QR code view answers it itself.
+        return super().perform_content_negotiation(request, force=force or self.action == "qrcode")
+
+    @document(
+        responses=qr_responses(),
+        errors=(400, 401, 404, 409),
+        parameters=qr_parameters(),
+    )
+    def qrcode(self, request: Request, user_id: str, secret_id: str) -> HttpResponse:
+        """Return the pending secret's Key URI as a QR code: PNG, or SVG with ``?format=svg``."""
+        owner = self._owner(user_id)
+        image_format = request.query_params.get("format", "png").lower()
+        if image_format not in QR_FORMATS:
+            raise exceptions.ValidationError({"format": [_("Must be 'png' or 'svg'.")]})
+        uri = services.provisioning_uri(owner, secret_id, issuer=_issuer(request))
+        content_type, image = qr_image(uri, image_format)
+        response = HttpResponse(image, content_type=content_type)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _code_payload(request: Request) -> Any:
+    """The body of a delete, or the code of its ``X-MFA-Token`` header in its place."""
+    header = request.headers.get("X-MFA-Token")
+    return {"token": header} if header is not None else request.data
