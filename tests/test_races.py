@@ -341,3 +341,28 @@ def test_over_http_create_racing_enroll_answers_no_5xx(user, clock):
         clock.next_step()
     assert all(isinstance(s, int) and s < 500 for s in statuses), statuses
     assert {200} <= set(statuses) <= {200, 404, 409}
+
+
+def test_the_same_totp_step_at_login_writes_one_login_event(active, user, clock):
+    from django_mfa_enroll.models import Event
+
+    key, enrollment = active
+    code = clock.code(key)
+    secret = Secret.objects.get(pk=enrollment.secret.pk)
+    epochs = [secret.challenge_epoch] * THREADS
+    results = race(
+        lambda i: _returns(
+            lambda: services.verify_second_factor(
+                user.pk, secret.pk, code, method="totp", epoch=epochs[i]
+            )
+        )
+    )
+    assert sum(isinstance(r, services.SecondFactor) for r in results) == 1, results
+    assert Event.objects.filter(user=user, type="login").count() == 1
+
+
+def _returns(call):
+    try:
+        return call()
+    except services.MFAError as error:
+        return error

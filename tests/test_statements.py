@@ -25,7 +25,7 @@ from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from django_mfa_enroll.conf import mfa_settings
 from django_mfa_enroll.models import MFAState, Secret
-from django_mfa_enroll.services import statements
+from django_mfa_enroll.services import event_statements, statements
 
 from .conftest import challenge_of, make_user, redeem
 
@@ -253,3 +253,28 @@ def test_the_state_read_is_one_statement_with_no_sort(enrolled, user):
         statements.mfa_state(user.pk, ("mfa",))
     (sql,) = [q["sql"] for q in captured.captured_queries]
     assert sql.startswith("SELECT") and "ORDER BY" not in sql and "FOR UPDATE" not in sql
+
+
+# The event a login writes: the written INSERT stores what the ORM stores.
+
+
+def test_the_written_event_insert_stores_what_the_orm_stores(user, clock):
+    from django_mfa_enroll.models import Event
+
+    fields = {
+        "type": "backup_code_used",
+        "at": clock.now,
+        "secret_id": uuid.uuid4(),
+        "actor": "user 7",
+        "ip": "2001:db8::1",
+        "agent": "Firefox on Linux",
+        "detail": {"method": "backup_code", "codes_left": 9},
+    }
+    event_statements.insert_event((user.pk, *fields.values()))  # in EVENT_COLUMNS' order
+    Event.objects.create(user_id=user.pk, **fields)
+    written, orm = (
+        {k: v for k, v in row.items() if k != "id"} for row in Event.objects.order_by("id").values()
+    )
+    assert written == orm
+    assert written["detail"] == {"method": "backup_code", "codes_left": 9}
+    assert written["at"] == clock.now and written["ip"] == "2001:db8::1"

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..conf import mfa_settings
 from ..models import Event
 from ..ratelimit import client_ip
 from . import clock
+from .event_statements import insert_event
+from .notify import notify_after_commit
 
 #: What an event's ``detail`` may hold: counts and reasons, nothing secret.
 DETAIL_KEYS = frozenset({"method", "codes_left", "reason", "failures", "retry_after", "secrets"})
@@ -36,17 +39,40 @@ class Origin:
 
 
 _NOWHERE = Origin()
-_origin: ContextVar[Origin | None] = ContextVar("django_mfa_enroll_origin", default=None)
+
+
+class _Source:
+    """The request events come from; its Origin is worked out at the first event only
+    (most requests write none, and a login's one should not pay for the regexes twice)."""
+
+    __slots__ = ("found", "request")
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+        self.found: Origin | None = None
+
+    def origin(self) -> Origin:
+        if self.found is None:
+            self.found = origin_of(self.request)
+        return self.found
+
+
+_source: ContextVar[_Source | None] = ContextVar("django_mfa_enroll_origin", default=None)
 
 
 @contextmanager
 def origin(request: Any) -> Iterator[None]:
     """Events written inside come from ``request`` (its address and device label)."""
-    token = _origin.set(origin_of(request))
+    token = _source.set(_Source(request))
     try:
         yield
     finally:
-        _origin.reset(token)
+        _source.reset(token)
+
+
+def current_origin() -> Origin:
+    source = _source.get()
+    return _NOWHERE if source is None else source.origin()
 
 
 def origin_of(request: Any) -> Origin:
@@ -63,30 +89,37 @@ def origin_of(request: Any) -> Origin:
 # A User-Agent can carry identifiers: only a browser or client name and a system name,
 # from these lists, are kept ("Firefox on Linux").
 _BROWSERS = [
-    ("Edge", r"Edg(e|A|iOS)?/"),
-    ("Opera", r"OPR/|Opera"),
-    ("Samsung Internet", r"SamsungBrowser/"),
-    ("Chrome", r"Chrome/|CriOS/"),
-    ("Firefox", r"Firefox/|FxiOS/"),
-    ("Safari", r"Safari/"),
-    ("curl", r"^curl/"),
-    ("Python", r"python-requests|python-urllib|httpx|aiohttp"),
-    ("Postman", r"PostmanRuntime"),
+    (name, re.compile(pattern))
+    for name, pattern in [
+        ("Edge", r"Edg(e|A|iOS)?/"),
+        ("Opera", r"OPR/|Opera"),
+        ("Samsung Internet", r"SamsungBrowser/"),
+        ("Chrome", r"Chrome/|CriOS/"),
+        ("Firefox", r"Firefox/|FxiOS/"),
+        ("Safari", r"Safari/"),
+        ("curl", r"^curl/"),
+        ("Python", r"python-requests|python-urllib|httpx|aiohttp"),
+        ("Postman", r"PostmanRuntime"),
+    ]
 ]
 _SYSTEMS = [
-    ("Android", r"Android"),
-    ("iOS", r"iPhone|iPad|iPod"),
-    ("Windows", r"Windows"),
-    ("macOS", r"Mac OS X|Macintosh"),
-    ("ChromeOS", r"CrOS"),
-    ("Linux", r"Linux"),
+    (name, re.compile(pattern))
+    for name, pattern in [
+        ("Android", r"Android"),
+        ("iOS", r"iPhone|iPad|iPod"),
+        ("Windows", r"Windows"),
+        ("macOS", r"Mac OS X|Macintosh"),
+        ("ChromeOS", r"CrOS"),
+        ("Linux", r"Linux"),
+    ]
 ]
 
 
 def agent_label(user_agent: str) -> str:
     """A short label of the client: ``"Firefox on Linux"``, ``"curl"``, or ``""``."""
-    browser = next((name for name, pattern in _BROWSERS if re.search(pattern, user_agent)), "")
-    system = next((name for name, pattern in _SYSTEMS if re.search(pattern, user_agent)), "")
+    user_agent = user_agent[:512]  # a name is near the start; a huge header costs nothing more
+    browser = next((name for name, pattern in _BROWSERS if pattern.search(user_agent)), "")
+    system = next((name for name, pattern in _SYSTEMS if pattern.search(user_agent)), "")
     if browser and system:
         return f"{browser} on {system}"
     return browser or system
@@ -103,7 +136,7 @@ def actor_of(by: Any) -> str:
     return f"user {by.pk}" if getattr(by, "pk", None) is not None else str(by or "")
 
 
-def record(
+def event_values(
     user_id: Any,
     kind: Any,
     *,
@@ -111,24 +144,27 @@ def record(
     by: Any = None,
     at: datetime | None = None,
     **detail: Any,
-) -> Event:
-    """Write one event in the caller's transaction; mail it after the commit when ``NOTIFY``
-    asks for it."""
+) -> tuple[Any, ...]:
+    """An event's values, in ``event_statements.EVENT_COLUMNS``' order, with where it came
+    from; ``detail`` takes counts and reasons only."""
     unknown = set(detail) - DETAIL_KEYS
     if unknown:
         raise ValueError(f"not an event detail: {sorted(unknown)}")
-    where = _origin.get() or _NOWHERE
-    event = Event.objects.create(
-        user_id=user_id,
-        type=str(kind),
-        at=at or clock.now(),
-        secret_id=secret_id,
-        actor=actor_of(by),
-        ip=where.ip,
-        agent=where.agent,
-        detail=detail,
-    )
-    from .notify import notify_after_commit
+    where = current_origin()
+    kind, at = str(kind), at or clock.now()
+    return (user_id, kind, at, secret_id, actor_of(by), where.ip, where.agent, detail)
 
-    notify_after_commit(event)
-    return event
+
+def written(values: tuple[Any, ...]) -> None:
+    """What follows an event's INSERT: its mail after the commit, when ``NOTIFY`` asks."""
+    if values[1] in mfa_settings.NOTIFY:  # a model instance only for the mail
+        names = ("user_id", "type", "at", "secret_id", "actor", "ip", "agent", "detail")
+        notify_after_commit(Event(**dict(zip(names, values, strict=True))))
+
+
+def record(user_id: Any, kind: Any, **fields: Any) -> None:
+    """Write one event in the caller's transaction (see ``event_values`` for ``fields``),
+    and mail it after the commit when ``NOTIFY`` asks for it."""
+    values = event_values(user_id, kind, **fields)
+    insert_event(values)
+    written(values)

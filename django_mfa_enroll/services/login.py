@@ -13,7 +13,7 @@ from .. import signals
 from ..models import BackupCode, Event, Secret
 from . import clock
 from .errors import ChallengeInvalid, ChallengeUsed, CodeRequired, Locked, MFAError
-from .events import record
+from .events import event_values, record, written
 from .failures import announce_failure, attempt
 from .lookups import active_secret
 from .statements import locked_for_login
@@ -43,12 +43,11 @@ class SecondFactor:
         return None if self.secret is None else self.secret.pk
 
 
-def _record_login(secret: Secret, method: str, now: datetime) -> None:
-    """The history of an accepted second factor, in the login's transaction: one event, a
-    login, or for a backup code the code's use and how many are left (its mail says so)."""
-    if method != BACKUP_CODE:
-        record(secret.user_id, Event.Type.LOGIN, secret_id=secret.pk, at=now, method=method)
-        return
+def _record_backup_login(secret: Secret, now: datetime) -> None:
+    """The history of a backup code accepted at login, in its transaction: one event, the
+    code's use and how many are left (its mail says so). (A TOTP login's event rides with
+    the UPDATE that accepts the code.)"""
+    method = BACKUP_CODE
     left = BackupCode.objects.filter(secret=secret, used_at__isnull=True).count()
     kind = Event.Type.BACKUP_CODE_USED
     record(secret.user_id, kind, secret_id=secret.pk, at=now, method=method, codes_left=left)
@@ -100,13 +99,18 @@ def verify_second_factor(
         try:
             if method == TOTP:
                 code = typed.replace(" ", "")
-                error = attempt(secret, now, lambda: accept_totp(secret, code, now, epoch))
+                login = event_values(
+                    secret.user_id, Event.Type.LOGIN, secret_id=secret.pk, at=now, method=TOTP
+                )
+                error = attempt(secret, now, lambda: accept_totp(secret, code, now, epoch, login))
+                if error is None:
+                    written(login)  # with the UPDATE that accepted the code
             else:
                 error = attempt(secret, now, lambda: consume_backup_code(secret, typed, now, epoch))
+                if error is None:
+                    _record_backup_login(secret, now)
         except Locked as locked:
             error = locked
-        if error is None:
-            _record_login(secret, method, now)
     if error is not None:
         announce_failure(secret, error)
     if isinstance(error, ChallengeUsed):

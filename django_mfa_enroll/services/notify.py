@@ -18,7 +18,6 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from ..conf import mfa_settings
 from ..models import Event
 
 logger = logging.getLogger("django_mfa_enroll")
@@ -52,9 +51,7 @@ SENTENCES: dict[Any, Any] = {
 
 
 def notify_after_commit(event: Event) -> None:
-    """Mail the event to its user once the transaction commits, if ``NOTIFY`` names it."""
-    if event.type not in mfa_settings.NOTIFY:
-        return
+    """Mail the event to its user once the transaction commits (``NOTIFY`` names it)."""
     language = translation.get_language()
     transaction.on_commit(
         lambda: send_event_mail(event, language), using=router.db_for_write(Event)

@@ -22,6 +22,7 @@ from django.db import connections, router
 from django.db.models import Field
 
 from ..models import MFAState, Secret
+from . import event_statements
 from .errors import SecretNotFound
 from .lookups import as_uuid
 
@@ -210,13 +211,19 @@ def _success_sql(alias: str, vendor: str, step: bool, challenge: bool) -> str:
 
 
 def record_success(
-    secret: Secret, now: datetime, epoch: int | None, step: int | None = None
+    secret: Secret,
+    now: datetime,
+    epoch: int | None,
+    step: int | None = None,
+    event: tuple[Any, ...] | None = None,
 ) -> bool:
     """Record an accepted code in one conditional UPDATE; return whether this call won.
 
     Resets the failure count. With ``step`` (a TOTP code's), only while no step as late was
     accepted before (RFC 6238 5.2); with ``epoch`` (a login challenge's), only while the
-    challenge holds, and spends it.
+    challenge holds, and spends it. With ``event`` (its values), the event is written if
+    and only if the UPDATE won: on PostgreSQL in the same statement (one round trip less
+    on every login), elsewhere by an INSERT after it.
     """
     alias = router.db_for_write(Secret, instance=secret)
     connection = connections[alias]
@@ -230,10 +237,17 @@ def record_success(
     ]
     if epoch is not None:
         params.append(_field("challenge_epoch").get_db_prep_value(epoch, connection))
+    sql = _success_sql(alias, connection.vendor, step is not None, epoch is not None)
+    joined = None if event is None else event_statements.after_update_sql(sql, alias, connection)
     with connection.cursor() as cursor:
-        sql = _success_sql(alias, connection.vendor, step is not None, epoch is not None)
-        cursor.execute(sql, params)
+        if joined is not None and event is not None:
+            extra = event_statements.params_after_update(event, connection)
+            cursor.execute(joined, [*params, *extra])
+        else:
+            cursor.execute(sql, params)
         won = cursor.rowcount == 1
+    if won and event is not None and joined is None:
+        event_statements.insert_event(event)
     if won:
         secret.last_used_at, secret.failure_count, secret.locked_until = now, 0, None
         if step is not None:

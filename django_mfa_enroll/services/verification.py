@@ -8,6 +8,7 @@ so that the failure it earns commits first.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import router, transaction
 from django.db.models import QuerySet
@@ -44,13 +45,18 @@ def _winner(secret: Secret, epoch: int | None) -> QuerySet[Secret]:
 
 
 def accept_totp(
-    secret: Secret, code: str, now: datetime, epoch: int | None = None
+    secret: Secret,
+    code: str,
+    now: datetime,
+    epoch: int | None = None,
+    event: tuple[Any, ...] | None = None,
 ) -> MFAError | None:
     """Accept a TOTP code for the secret at most once (RFC 6238 5.2), or say why not.
 
     The step moves forward in one conditional UPDATE: of two requests with the same code,
     exactly one matches ``last_step < step`` and wins. With a login challenge's ``epoch``
-    the same UPDATE spends the challenge. Success resets the failure count.
+    the same UPDATE spends the challenge. Success resets the failure count, and writes
+    ``event`` (its values) when given, with the UPDATE.
     """
     step = totp.verify(
         key_of(secret),
@@ -61,7 +67,7 @@ def accept_totp(
     )
     if step is None:
         return InvalidCode()
-    if not record_success(secret, now, epoch, step):
+    if not record_success(secret, now, epoch, step, event):
         if epoch is not None and not _winner(secret, epoch).exists():
             return ChallengeUsed()
         return ReusedCode()
