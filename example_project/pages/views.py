@@ -30,6 +30,7 @@ def urls() -> dict[str, str]:
         "totp": reverse(f"{API}:auth-totp"),
         "refresh": reverse(f"{API}:auth-refresh"),
         "secrets": reverse(f"{API}:secret-list", kwargs={"user_id": "me"}),
+        "events": reverse(f"{API}:events", kwargs={"user_id": "me"}),
         "signinPage": reverse("pages:signin"),
         "securityPage": reverse("pages:security"),
     }

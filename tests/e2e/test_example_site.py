@@ -94,8 +94,9 @@ for name in {USERS!r}:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory):
-    """Start the example project on a free port; yield its base URL; stop it."""
+def example_site(tmp_path_factory: pytest.TempPathFactory):
+    """Start the example project on a free port; yield its base URL and the folder its
+    mails go to; stop it."""
     tmp = tmp_path_factory.mktemp("example-site")
     log = tmp / "server.log"
     env = {
@@ -105,6 +106,9 @@ def site(tmp_path_factory: pytest.TempPathFactory):
         "DJANGO_DEBUG": "0",
         # These tests sign in more often in a minute than a person does.
         "MFA_AUTH_RATE": "300/min",
+        # The mails the site sends, as files a test reads (API.md's environment table).
+        "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "DJANGO_EMAIL_FILE_PATH": str(tmp / "mail"),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("REDIS_URL", None)
@@ -131,7 +135,7 @@ def site(tmp_path_factory: pytest.TempPathFactory):
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"the example site did not start:\n{log.read_text()}")
                 time.sleep(0.1)
-        yield base
+        yield base, tmp / "mail"
     finally:
         server.terminate()
         try:
@@ -213,6 +217,21 @@ class Tab:
         expect(self.page.get_by_role("status")).to_have_text("You have signed out.")
 
 
+@pytest.fixture(scope="module")
+def site(example_site) -> str:
+    return example_site[0]
+
+
+@pytest.fixture(scope="module")
+def mailbox(example_site) -> Path:
+    return example_site[1]
+
+
+def mails(folder: Path) -> list[str]:
+    """What the site has mailed so far, each as its file holds it (headers and body)."""
+    return [path.read_text() for path in sorted(folder.glob("*.log"))] if folder.exists() else []
+
+
 @pytest.fixture
 def tabs(browser, site):
     """Open tabs of one browser context (a sessionStorage each); afterwards, check that no
@@ -281,7 +300,7 @@ def a_wrong_code(app: pyotp.TOTP) -> str:
     return next(f"{n:06d}" for n in range(1_000_000) if f"{n:06d}" not in valid)
 
 
-def test_sign_in_set_up_mfa_then_sign_in_with_a_code_and_with_a_backup_code(tabs):
+def test_sign_in_set_up_mfa_then_sign_in_with_a_code_and_with_a_backup_code(tabs, mailbox):
     tab = tabs("1-flow")
     page = tab.page
 
@@ -321,6 +340,11 @@ def test_sign_in_set_up_mfa_then_sign_in_with_a_code_and_with_a_backup_code(tabs
     saved = Path(download.value.path()).read_text()
     assert all(code in saved.splitlines() for code in codes)
 
+    # The site mailed alice that MFA went on (NOTIFY), with no code or key in it.
+    [sent] = [m for m in mails(mailbox) if "To: alice@example.org" in m]
+    assert "Subject: Security notice: MFA turned on" in sent
+    assert app.secret not in sent and not any(code in sent for code in codes)
+
     # The password-only sign-in ends with MFA on (API.md, first section): the page says so.
     page.get_by_role("button", name="I have saved them").click()
     expect(page).to_have_url(tab.base + "/site/signin/")
@@ -339,6 +363,11 @@ def test_sign_in_set_up_mfa_then_sign_in_with_a_code_and_with_a_backup_code(tabs
     expect(page.locator("#mfa-state")).to_contain_text("On since")
     expect(page.locator("#mfa-state")).to_contain_text("10 backup codes left.")
     expect(page.locator("#backup-codes li")).to_have_count(0)
+    # The security history, newest first: this sign-in, then turning MFA on.
+    events = page.locator("#events li")
+    expect(events.nth(0)).to_contain_text("Signed in with a code from your app")
+    expect(events.nth(1)).to_contain_text("Two-step verification turned on")
+    expect(events.nth(0)).to_contain_text("127.0.0.1")
     tab.shot("signed-in-with-a-code")
     tab.sign_out()
 
@@ -349,6 +378,8 @@ def test_sign_in_set_up_mfa_then_sign_in_with_a_code_and_with_a_backup_code(tabs
         "You signed in with a backup code. That code cannot be used again."
     )
     expect(page.locator("#mfa-state")).to_contain_text("9 backup codes left.")
+    expect(page.locator("#events li").nth(0)).to_contain_text("Signed in with a backup code — ")
+    expect(page.locator("#events li").nth(0)).to_contain_text("9 backup codes left")
     tab.shot("signed-in-with-a-backup-code")
     tab.sign_out()
 

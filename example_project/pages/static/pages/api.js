@@ -129,6 +129,11 @@ export async function secondFactor(challenge, typed) {
   );
 }
 
+// The signed-in user's security history, newest first (one page of it).
+export const history = {
+  recent: async () => answerOf(await authorized("GET", urls.events)),
+};
+
 // The signed-in user's secrets ("me").
 export const secrets = {
   list: async () => answerOf(await authorized("GET", urls.secrets)),

@@ -4,6 +4,7 @@
 import {
   accessToken,
   describeError,
+  history,
   initNav,
   leaveNotice,
   SIGNED_OUT_BECAUSE,
@@ -74,10 +75,49 @@ function render() {
   onPanel.hidden = !active || showingCodes;
 }
 
+// What each security event is called on this page.
+const EVENT_NAMES = {
+  enrolled: "Two-step verification turned on",
+  method_added: "A second factor added",
+  method_removed: "A second factor removed",
+  codes_regenerated: "New backup codes made",
+  codes_revoked: "Backup codes revoked by an administrator",
+  backup_code_used: "Signed in with a backup code",
+  login: "Signed in with a code from your app",
+  wrong_code: "A wrong code was entered",
+  locked: "Locked after too many wrong codes",
+  unlocked: "Unlocked by an administrator",
+  reset: "Two-step verification reset by an administrator",
+  reauthenticated: "Signed in again",
+  device_added: "A device trusted",
+  device_revoked: "A trusted device revoked",
+};
+
+function renderEvents(events) {
+  const list = $("events");
+  list.replaceChildren(
+    ...events.map((event) => {
+      const item = document.createElement("li");
+      const what = document.createElement("strong");
+      what.textContent = EVENT_NAMES[event.type] || event.type;
+      const details = [when(event.at)];
+      if (event.agent) details.push(event.agent);
+      if (event.ip) details.push(event.ip);
+      if (event.detail && event.detail.codes_left !== undefined) {
+        details.push(`${event.detail.codes_left} backup codes left`);
+      }
+      item.append(what, ` — ${details.join(", ")}`);
+      return item;
+    }),
+  );
+  $("events-empty").hidden = events.length > 0;
+}
+
 async function load() {
   try {
     const list = await secrets.list();
     mfa = list.find((secret) => secret.type === "mfa") || null;
+    renderEvents((await history.recent()).results);
     pageError.textContent = "";
   } catch (error) {
     pageError.textContent = describeError(error);
