@@ -310,12 +310,20 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     http = results.get("http")
     if http:
         ratio = http["totp_to_floor_rps"]
+        figures = {r["name"]: r["requests_per_second"] for r in http["endpoints"]}
         out.append(
             {
                 "target": "/auth/totp throughput at least 0.7x the floor's",
                 "met": ratio >= 0.7,
-                "figures": {r["name"]: r["requests_per_second"] for r in http["endpoints"]}
-                | {"ratio": ratio},
+                "figures": figures | {"ratio": ratio},
+            }
+        )
+        out.append(
+            {
+                # Issue 16: with the security history written on every login.
+                "target": "/auth/totp throughput at least 0.8x the floor's, events on",
+                "met": ratio >= 0.8,
+                "figures": {"ratio": ratio},
             }
         )
     scale = results.get("scale")
