@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from . import services
 from .admin_actions import RESET_QUESTION, confirm, has_perm, reset_users
 from .forms import MFAAdminAuthenticationForm
-from .history_admin import EventAdmin, history_table
+from .history_admin import EventAdmin, history_table, may_view_events
 from .models import Secret
 from .user_admin import MFAStatusFilter, MFAUserAdminMixin
 
@@ -127,6 +127,10 @@ class SecretAdmin(admin.ModelAdmin):
     @admin.display(description=_("security history of the user"))
     def history(self, obj: Secret) -> Any:
         return history_table(obj.user)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        shown = list(super().get_fields(request, obj))
+        return shown if may_view_events(request) else [f for f in shown if f != "history"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # secrets are made by their owners

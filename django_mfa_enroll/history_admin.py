@@ -19,8 +19,14 @@ from .models import Event
 HISTORY_ROWS = 20
 
 
+def may_view_events(request: HttpRequest) -> bool:
+    """Whether the viewer may see security events (they hold addresses): ``view_event``."""
+    return bool(request.user.has_perm(f"{Event._meta.app_label}.view_event"))
+
+
 def history_table(user: Any) -> SafeString:
-    """The user's newest events as a small read-only table (one query)."""
+    """The user's newest events as a small read-only table (one query). Show it only to a
+    viewer who ``may_view_events``."""
     events = list(services.events_of(user)[:HISTORY_ROWS])
     if not events:
         return format_html("<p>{}</p>", _("No security events yet."))
@@ -70,4 +76,4 @@ class EventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # mfa_cleanup ends them after EVENT_RETENTION_DAYS
+        return False  # mfa_cleanup ends them after EVENT_RETENTION_DAYS; a user's, with them

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.core import mail
@@ -475,3 +476,40 @@ def test_mfa_cleanup_keeps_every_event_when_told_to(alice, user, settings, clock
     services.record(user.pk, "login", at=clock.now - timedelta(days=4000), method="totp")
     assert "Kept every security event" in run("mfa_cleanup")
     assert user.mfa_events.count() == 2
+
+
+def test_deleting_a_user_takes_their_mfa_rows_with_them(admin_client, alice, user):
+    services.unlock(Secret.objects.get(), by="x")  # not locked: no event, but a secret stays
+    assert user.mfa_events.exists() and Secret.objects.filter(user=user).exists()
+    page = admin_client.get(f"{user_changelist()}{user.pk}/delete/")
+    assert page.status_code == 200 and "permission to delete" not in page.content.decode()
+    assert (
+        admin_client.post(f"{user_changelist()}{user.pk}/delete/", {"post": "yes"}).status_code
+        == 302
+    )
+    assert not get_user_model().objects.filter(pk=user.pk).exists()
+    assert not Secret.objects.exists() and not BackupCode.objects.exists()
+
+
+def test_the_history_needs_the_view_event_permission(alice, user):
+    model = get_user_model()._meta.model_name
+    viewer = staff_client(f"view_{model}", f"change_{model}")
+    secret_page = viewer.get(f"{CHANGELIST}{Secret.objects.get().pk}/change/").content.decode()
+    user_page = viewer.get(f"{user_changelist()}{user.pk}/change/").content.decode()
+    assert "MFA turned on" not in secret_page and "MFA turned on" not in user_page
+    allowed = staff_client(f"view_{model}", f"change_{model}", "view_event")
+    assert "MFA turned on" in allowed.get(f"{user_changelist()}{user.pk}/change/").content.decode()
+
+
+def test_retention_walks_from_the_oldest(alice, user, settings, clock):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "EVENT_RETENTION_DAYS": 30}
+    services.record(user.pk, "login", at=clock.now - timedelta(days=40), method="totp")
+    with CaptureQueriesContext(connection) as seen:
+        services.delete_old_events()
+    [select, *_] = [
+        q["sql"] for q in seen.captured_queries if "django_mfa_enroll_event" in q["sql"]
+    ]
+    assert 'ORDER BY "django_mfa_enroll_event"."id" ASC' in select

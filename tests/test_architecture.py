@@ -28,6 +28,7 @@ DOORS = {
         "schema",
         "urls",
         "token_serializers",
+        "parsers",
     },
     "admin": {"admin", "admin_actions", "user_admin", "history_admin", "forms"},
     "django": {"backends", "middleware"},

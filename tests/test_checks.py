@@ -256,3 +256,11 @@ def test_w006_names_what_notify_gets_wrong():
     assert [m.id for m in messages] == [checks.W006] and "enroled" in messages[0].msg
     with override_settings(MFA_ENROLL={"NOTIFY": ["enrolled", "reset"]}):
         assert checks.check_notify() == []
+
+
+@pytest.mark.parametrize("days", [0, -5, "forever"])
+def test_e005_event_retention_out_of_range(days):
+    with override_settings(MFA_ENROLL={"EVENT_RETENTION_DAYS": days}):
+        messages = checks.check_settings_in_range()
+    assert checks.E005 in [m.id for m in messages]
+    assert any("EVENT_RETENTION_DAYS" in m.msg for m in messages)

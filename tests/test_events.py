@@ -446,3 +446,94 @@ def test_the_history_reads_in_two_statements(user, api_client, django_assert_max
     many_events(user, 3)
     with django_assert_max_num_queries(3):  # the user, their MFA state, one page
         assert api_client.get("/users/me/events").status_code == 200
+
+
+# Found by the review of the history.
+
+
+@pytest.mark.parametrize("position", ["abc", "1.5", "2026-01-01", "%00", str(2**63), "-1"])
+def test_a_forged_cursor_position_is_404_never_500(user, api_client, position):
+    import base64
+
+    many_events(user, 3)
+    cursor = base64.b64encode(f"p={position}".encode()).decode()
+    response = api_client.get("/users/me/events", {"cursor": cursor})
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+def test_where_an_operator_was_is_not_the_users_to_see(
+    user, enrolled, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    from .conftest import force_password_login
+
+    root = make_user("root", is_staff=True, is_superuser=True)
+    browser = Client(REMOTE_ADDR="192.0.2.77", HTTP_USER_AGENT="curl/8.5.0")
+    force_password_login(browser, root)
+    data = {"action": "reset_mfa", "_selected_action": [enrolled["id"]], "confirm": "yes"}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert browser.post("/admin/django_mfa_enroll/secret/", data).status_code == 302
+    assert Event.objects.get(type="reset").ip == "192.0.2.77"  # the admin keeps it
+    client = APIClient()
+    sign_in(client, user)
+    [reset] = [e for e in client.get("/users/me/events").json()["results"] if e["type"] == "reset"]
+    assert (reset["ip"], reset["agent"], reset["operator"]) == (None, "", True)
+    [sent] = [m for m in mail.outbox if "reset" in m.body]
+    assert "192.0.2.77" not in sent.body and "curl" not in sent.body
+    assert "192.0.2.77" not in sent.alternatives[0][0]
+
+
+def test_a_reset_of_a_setup_never_finished_is_no_event_and_no_mail(
+    user, flow, django_capture_on_commit_callbacks
+):
+    flow.create()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.reset_mfa(user, by="manage.py mfa_reset") is True
+    assert kinds(user) == [] and mail.outbox == []
+
+
+def test_a_reset_names_the_secret_it_ended(user, enrolled):
+    services.reset_mfa(user, by="manage.py mfa_reset")
+    assert str(last(user).secret_id) == enrolled["id"]
+
+
+def test_a_removal_says_which_factor_allowed_it(user, clock, enrolled, flow):
+    response = flow.client.delete(
+        f"{SECRETS}/{enrolled['id']}", {"token": enrolled["codes"][0]}, format="json"
+    )
+    assert response.status_code == 204
+    assert (last(user).type, last(user).detail) == ("method_removed", {"method": "backup_code"})
+
+
+def test_a_german_mail_says_it_is_german(user, flow, django_capture_on_commit_callbacks):
+    flow.client.credentials(
+        HTTP_AUTHORIZATION=flow.client._credentials["HTTP_AUTHORIZATION"],
+        HTTP_ACCEPT_LANGUAGE="de",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        flow.enroll()
+    assert '<html lang="de">' in mail.outbox[0].alternatives[0][0]
+
+
+def test_smtp_without_a_timeout_gets_one(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_TIMEOUT = None
+    assert notify._connection().timeout == notify.SMTP_TIMEOUT
+    settings.EMAIL_TIMEOUT = 3
+    assert notify._connection() is None  # the site's own
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert notify._connection() is None
+
+
+class _SplitRouter:
+    def db_for_write(self, model, **hints):
+        return "other" if model.__name__ == "Event" else None
+
+
+def test_e012_events_in_another_database_than_secrets(settings):
+    from django_mfa_enroll import checks
+
+    assert checks.check_events_beside_secrets() == []
+    settings.DATABASE_ROUTERS = [f"{__name__}._SplitRouter"]
+    assert [m.id for m in checks.check_events_beside_secrets()] == [checks.E012]

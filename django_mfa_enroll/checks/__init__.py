@@ -24,6 +24,7 @@ from .doors import (  # the checks on how a site wires the doors in, registered 
     check_session_middleware,
     check_simplejwt_views,
 )
+from .events import E012, W006, check_events_beside_secrets, check_notify
 
 W001 = "django_mfa_enroll.W001"
 E001 = "django_mfa_enroll.E001"
@@ -207,6 +208,14 @@ def _setting_errors() -> tuple[list[str], list[str]]:
     out_of("CHALLENGE_LIFETIME", 1, None, "it must be positive", other)
     out_of("FAILURE_LOCK_AFTER", 1, 99, "NIST 800-63B wants a lock before 100", other)
     out_of("FAILURE_LOCK_SECONDS", 1, None, "it must be positive", other)
+    try:
+        days = mfa_settings.EVENT_RETENTION_DAYS  # None keeps every event
+    except (TypeError, ValueError):
+        other.append("EVENT_RETENTION_DAYS must be a whole number or None")
+    else:
+        if days is not None:
+            value["EVENT_RETENTION_DAYS"] = days
+            out_of("EVENT_RETENTION_DAYS", 1, None, "use 1 or more (None keeps all)", other)
     return totp_problems, other
 
 
@@ -260,27 +269,6 @@ def check_throttle_rate(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     return []
 
 
-W006 = "django_mfa_enroll.W006"
-
-
-@register(Tags.security)
-def check_notify(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    """NOTIFY names event types; a typo would silently mail nothing."""
-    from ..models import Event
-
-    unknown = sorted(set(mfa_settings.NOTIFY) - set(Event.Type.values))
-    if not unknown:
-        return []
-    return [
-        Warning(
-            f"MFA_ENROLL['NOTIFY'] names {unknown}, which are no security event types: no "
-            "mail goes out for them.",
-            hint=f"Use some of {sorted(Event.Type.values)}.",
-            id=W006,
-        )
-    ]
-
-
 E007 = "django_mfa_enroll.E007"
 
 
@@ -325,6 +313,10 @@ def _tables_ready() -> bool:
 
 
 __all__ = [
+    "E012",
+    "W006",
+    "check_events_beside_secrets",
+    "check_notify",
     "AUTH_MIDDLEWARE",
     "E008",
     "E009",

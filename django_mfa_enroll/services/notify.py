@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.mail import send_mail
+from django.conf import settings
+from django.core.mail import get_connection, send_mail
 from django.db import router, transaction
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -68,11 +69,19 @@ def send_event_mail(event: Event, language: str | None = None) -> bool:
         if not address:
             return False
         with translation.override(language):
-            context = {"event": event, "user": user, "what": SENTENCES.get(event.type, "")}
+            context = {
+                "event": event,
+                "user": user,
+                "what": SENTENCES.get(event.type, ""),
+                # Where an administrator was is the admin's to know, not the user's.
+                "origin": None if event.actor else event.ip,
+                "agent": "" if event.actor else event.agent,
+                "language": language or settings.LANGUAGE_CODE,
+            }
             subject = " ".join(_render(event, "_subject.txt", context).split())
             text = _render(event, ".txt", context)
             html = _render(event, ".html", context)
-        send_mail(subject, text, None, [address], html_message=html)
+        send_mail(subject, text, None, [address], html_message=html, connection=_connection())
     except Exception as exc:  # noqa: BLE001 - a mail outage must not undo or fail the change
         logger.warning(
             "MFA notice not sent: user=%s event=%s error=%s",
@@ -82,6 +91,18 @@ def send_event_mail(event: Event, language: str | None = None) -> bool:
         )
         return False
     return True
+
+
+#: Seconds Django's SMTP backend may wait when the site set no EMAIL_TIMEOUT: the mail goes
+#: out in the request, after the commit, and a silent server must not hold it for ever.
+SMTP_TIMEOUT = 10
+
+
+def _connection() -> Any:
+    smtp = "django.core.mail.backends.smtp.EmailBackend"
+    if smtp == settings.EMAIL_BACKEND and getattr(settings, "EMAIL_TIMEOUT", None) is None:
+        return get_connection(timeout=SMTP_TIMEOUT)
+    return None  # the site's backend as configured
 
 
 def _render(event: Event, suffix: str, context: dict[str, Any]) -> str:

@@ -35,10 +35,14 @@ def reset_mfa(user: Any, *, by: Any = None) -> bool:
     with transaction.atomic():
         lock_users([user.pk])
         secrets = list(Secret.objects.select_for_update().filter(user=user))
-        if any(secret.status == Secret.Status.ACTIVE for secret in secrets):
+        active = [secret for secret in secrets if secret.status == Secret.Status.ACTIVE]
+        if active:
             note_mfa_change(user.pk, clock.now())  # every login of the old factor ends
-        if secrets:
-            record(user.pk, Event.Type.RESET, by=_actor(by), secrets=len(secrets))
+            # Only a reset of MFA that was on is one the user hears of (a pending setup is
+            # not): the mail says their app and codes no longer work.
+            sid = active[0].pk if len(active) == 1 else None
+            kind = Event.Type.RESET
+            record(user.pk, kind, secret_id=sid, by=_actor(by), secrets=len(active))
         for secret in secrets:
             deleted_pk = secret.pk
             secret.delete()
@@ -161,7 +165,10 @@ def delete_old_events(now: datetime | None = None, batch_size: int = 1000) -> in
     cutoff = (now or clock.now()) - timedelta(days=days)
     deleted = 0
     while True:
-        batch = list(Event.objects.filter(at__lt=cutoff).values_list("pk", flat=True)[:batch_size])
+        # Oldest first by id, so each batch starts where the old events are (the default
+        # order, newest first, would walk every kept event before each batch).
+        old = Event.objects.filter(at__lt=cutoff).order_by("id")
+        batch = list(old.values_list("pk", flat=True)[:batch_size])
         if not batch:
             return deleted
         deleted += Event.objects.filter(pk__in=batch).delete()[0]

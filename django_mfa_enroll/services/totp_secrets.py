@@ -19,7 +19,7 @@ from .events import record
 from .failures import announce_failure, attempt
 from .keys import encryption_keys, key_of, otpauth_url
 from .lookups import get_secret, lock_users, locked_secret
-from .verification import accept_totp, verify_any_code
+from .verification import accept_totp, method_of, verify_any_code
 
 logger = logging.getLogger("django_mfa_enroll")
 
@@ -127,7 +127,8 @@ def delete_secret(user: Any, secret_id: Any, code: str | None) -> None:
         if error is None:
             if secret.status == Secret.Status.ACTIVE:
                 note_mfa_change(user.pk, now)  # the logins with this factor end here
-                record(user.pk, Event.Type.METHOD_REMOVED, secret_id=secret.pk, at=now)
+                kind, used = Event.Type.METHOD_REMOVED, method_of(code or "")
+                record(user.pk, kind, secret_id=secret.pk, at=now, method=used)
             deleted_pk = secret.pk
             secret.delete()
             secret.pk = deleted_pk  # receivers learn which secret went

@@ -16,9 +16,7 @@ from rest_framework.request import Request
 from .. import services
 from ..conf import mfa_settings
 from ..exceptions import exception_handler
-from ..serializers import (
-    StrictJSONParser,
-)
+from ..parsers import StrictJSONParser
 
 
 class MFAAPIMixin:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import generics
+from rest_framework import exceptions, generics
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,12 +19,24 @@ from ..serializers import (
 )
 from .base import MFAAPIMixin
 
+__all__ = ["EventListView", "EventPages"]
+
 
 class EventPages(CursorPagination):
     """Newest first, by id (it only grows); ``?cursor=`` from an answer's ``next``."""
 
     ordering = "-id"
     page_size = 20
+
+    def decode_cursor(self, request: Any) -> Any:
+        # DRF hands the position to the query as it comes: a forged one that is no id
+        # (text, a fraction, past a bigint) would fail there. It is one of ours or it is 404.
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            position = str(cursor.position)
+            if not position.isascii() or not position.isdigit() or int(position) >= 2**63:
+                raise exceptions.NotFound(self.invalid_cursor_message)
+        return cursor
 
 
 class EventListView(MFAAPIMixin, generics.ListAPIView):
