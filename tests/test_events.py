@@ -516,16 +516,6 @@ def test_a_german_mail_says_it_is_german(user, flow, django_capture_on_commit_ca
     assert '<html lang="de">' in mail.outbox[0].alternatives[0][0]
 
 
-def test_smtp_without_a_timeout_gets_one(settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_TIMEOUT = None
-    assert notify._connection().timeout == notify.SMTP_TIMEOUT
-    settings.EMAIL_TIMEOUT = 3
-    assert notify._connection() is None  # the site's own
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert notify._connection() is None
-
-
 class _SplitRouter:
     def db_for_write(self, model, **hints):
         return "other" if model.__name__ == "Event" else None

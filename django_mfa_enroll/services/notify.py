@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import get_connection, send_mail
+from django.core.mail import send_mail
 from django.db import router, transaction
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -81,7 +81,7 @@ def send_event_mail(event: Event, language: str | None = None) -> bool:
             subject = " ".join(_render(event, "_subject.txt", context).split())
             text = _render(event, ".txt", context)
             html = _render(event, ".html", context)
-        send_mail(subject, text, None, [address], html_message=html, connection=_connection())
+        send_mail(subject, text, None, [address], html_message=html)
     except Exception as exc:  # noqa: BLE001 - a mail outage must not undo or fail the change
         logger.warning(
             "MFA notice not sent: user=%s event=%s error=%s",
@@ -91,18 +91,6 @@ def send_event_mail(event: Event, language: str | None = None) -> bool:
         )
         return False
     return True
-
-
-#: Seconds Django's SMTP backend may wait when the site set no EMAIL_TIMEOUT: the mail goes
-#: out in the request, after the commit, and a silent server must not hold it for ever.
-SMTP_TIMEOUT = 10
-
-
-def _connection() -> Any:
-    smtp = "django.core.mail.backends.smtp.EmailBackend"
-    if smtp == settings.EMAIL_BACKEND and getattr(settings, "EMAIL_TIMEOUT", None) is None:
-        return get_connection(timeout=SMTP_TIMEOUT)
-    return None  # the site's backend as configured
 
 
 def _render(event: Event, suffix: str, context: dict[str, Any]) -> str:
