@@ -88,31 +88,34 @@ def origin_of(request: Any) -> Origin:
 
 # A User-Agent can carry identifiers: only a browser or client name and a system name,
 # from these lists, are kept ("Firefox on Linux").
-_BROWSERS = [
-    (name, re.compile(pattern))
-    for name, pattern in [
-        ("Edge", r"Edg(e|A|iOS)?/"),
-        ("Opera", r"OPR/|Opera"),
-        ("Samsung Internet", r"SamsungBrowser/"),
-        ("Chrome", r"Chrome/|CriOS/"),
-        ("Firefox", r"Firefox/|FxiOS/"),
-        ("Safari", r"Safari/"),
-        ("curl", r"^curl/"),
-        ("Python", r"python-requests|python-urllib|httpx|aiohttp"),
-        ("Postman", r"PostmanRuntime"),
-    ]
-]
-_SYSTEMS = [
-    (name, re.compile(pattern))
-    for name, pattern in [
-        ("Android", r"Android"),
-        ("iOS", r"iPhone|iPad|iPod"),
-        ("Windows", r"Windows"),
-        ("macOS", r"Mac OS X|Macintosh"),
-        ("ChromeOS", r"CrOS"),
-        ("Linux", r"Linux"),
-    ]
-]
+def _names(pairs: dict[str, str]) -> list[tuple[str, re.Pattern[str]]]:
+    return [(name, re.compile(pattern)) for name, pattern in pairs.items()]
+
+
+# In order: the first that matches names the client (Edge says "Chrome" too).
+_BROWSERS = _names(
+    {
+        "Edge": r"Edg(e|A|iOS)?/",
+        "Opera": r"OPR/|Opera",
+        "Samsung Internet": r"SamsungBrowser/",
+        "Chrome": r"Chrome/|CriOS/",
+        "Firefox": r"Firefox/|FxiOS/",
+        "Safari": r"Safari/",
+        "curl": r"^curl/",
+        "Python": r"python-requests|python-urllib|httpx|aiohttp",
+        "Postman": r"PostmanRuntime",
+    }
+)
+_SYSTEMS = _names(
+    {
+        "Android": r"Android",
+        "iOS": r"iPhone|iPad|iPod",
+        "Windows": r"Windows",
+        "macOS": r"Mac OS X|Macintosh",
+        "ChromeOS": r"CrOS",
+        "Linux": r"Linux",
+    }
+)
 
 
 def agent_label(user_agent: str) -> str:
