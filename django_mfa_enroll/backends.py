@@ -48,9 +48,7 @@ class MFAModelBackend(ModelBackend):
         try:
             with services.origin(request):
                 factor = services.complete_login(user, mfa_token)
-        except services.MFAError as error:
-            if request is not None:
-                request.mfa_error = error
+        except services.MFAError:
             raise PermissionDenied("second factor required or refused") from None
         return stamp_login(user, factor.amr, int(factor.at.timestamp()), factor.secret_id)
 

@@ -61,23 +61,29 @@ def counter_key(ident: str, window: int, scope: str = SCOPE) -> str:
     return f"{KEY_FORMAT % {'scope': scope, 'ident': ident}}_{window}"
 
 
-def login_wait(request: Any, cache: Any = None, now: float | None = None) -> float | None:
-    """Count one login attempt from the request's address; return the seconds to wait when
-    it is over ``AUTH_RATE``, else None. With the cache down, None (see ``count``)."""
-    parsed = parse_rate(mfa_settings.AUTH_RATE)
-    if parsed is None:
-        return None
-    allowed, duration = parsed
-    now = time.time() if now is None else now
+def hit(
+    cache: Any, ident: str, scope: str, allowed: int, duration: int, now: float
+) -> float | None:
+    """Count one attempt of ``ident`` in its window; return the seconds left in the window
+    when it is over ``allowed``, else None. With the cache down, None (``log_cache_down``)."""
     window = int(now // duration)
     try:
-        count = count_in(cache or default_cache, counter_key(client_ip(request), window), duration)
+        count = count_in(cache, counter_key(ident, window, scope), duration)
     except Exception as exc:  # noqa: BLE001 - any cache backend's connection error
         log_cache_down(exc)
         return None
-    if count <= allowed:
+    return None if count <= allowed else (window + 1) * duration - now
+
+
+def login_wait(request: Any, cache: Any = None, now: float | None = None) -> float | None:
+    """Count one login attempt from the request's address; return the seconds to wait when
+    it is over ``AUTH_RATE``, else None."""
+    parsed = parse_rate(mfa_settings.AUTH_RATE)
+    if parsed is None:
         return None
-    return max(1.0, (window + 1) * duration - now)
+    now = time.time() if now is None else now
+    left = hit(cache or default_cache, client_ip(request), SCOPE, *parsed, now)
+    return None if left is None else max(1.0, left)
 
 
 def log_cache_down(exc: Exception) -> None:

@@ -46,16 +46,13 @@ class AuthRateThrottle(SimpleRateThrottle):
         if self.rate is None:
             return True
         self.now = self.timer()
-        window = int(self.now // self.duration)
-        try:
-            key = ratelimit.counter_key(self.get_ident(request), window, self.scope)
-            count = ratelimit.count_in(self.cache, key, self.duration)
-        except Exception as exc:  # noqa: BLE001 - any cache backend's connection error
-            ratelimit.log_cache_down(exc)
+        ident = self.get_ident(request)
+        left = ratelimit.hit(
+            self.cache, ident, self.scope, self.num_requests, self.duration, self.now
+        )
+        if left is None:
             return True
-        if count <= self.num_requests:
-            return True
-        self.window_ends = (window + 1) * self.duration
+        self.window_ends = self.now + left
         return False
 
     def wait(self) -> float:

@@ -32,11 +32,15 @@ def _target(alias: str, vendor: str) -> str:
     return f"{quote(Event._meta.db_table)} ({columns})"
 
 
-def params_of(values: tuple[Any, ...], connection: Any) -> list[Any]:
-    """The event's values as the database takes them, each prepared by its field."""
+def params_of(
+    values: tuple[Any, ...], connection: Any, leave_out: frozenset[str] = frozenset()
+) -> list[Any]:
+    """The event's values as the database takes them, each prepared by its field, but for
+    the columns in ``leave_out``."""
     return [
         field.get_db_prep_save(value, connection)
-        for field, value in zip(_fields(), values, strict=True)
+        for name, field, value in zip(EVENT_COLUMNS, _fields(), values, strict=True)
+        if name not in leave_out
     ]
 
 
@@ -68,12 +72,7 @@ def after_update_sql(update_sql: str, alias: str, connection: Any) -> str | None
 
 def params_after_update(values: tuple[Any, ...], connection: Any) -> list[Any]:
     """The event's values that the joined INSERT takes as parameters (not FROM_SECRET's)."""
-    taken = {name for name, _column in FROM_SECRET}
-    return [
-        field.get_db_prep_save(value, connection)
-        for name, field, value in zip(EVENT_COLUMNS, _fields(), values, strict=True)
-        if name not in taken
-    ]
+    return params_of(values, connection, frozenset(name for name, _column in FROM_SECRET))
 
 
 @functools.lru_cache(maxsize=32)

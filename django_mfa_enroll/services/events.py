@@ -77,7 +77,7 @@ def current_origin() -> Origin:
 
 def origin_of(request: Any) -> Origin:
     if request is None or not hasattr(request, "META"):
-        return Origin()
+        return _NOWHERE
     address = client_ip(request)
     try:
         ip: str | None = str(ipaddress.ip_address(address.strip()))
