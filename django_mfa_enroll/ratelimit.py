@@ -107,7 +107,7 @@ def count_in(cache: Any, key: str, duration: int) -> int:
         # every login request. One pipelined round trip instead: SET NX EX gives a new
         # counter its expiry before the INCR counts, so no counter is left without one.
         full_key = cache.make_and_validate_key(key)
-        pipe = client.get_client(full_key, write=True).pipeline(transaction=False)
+        pipe = _write_client(client, full_key).pipeline(transaction=False)
         pipe.set(full_key, 0, ex=2 * duration, nx=True).incr(full_key)
         return int(pipe.execute()[1])
     if getattr(cache.incr, "__func__", None) is BaseCache.incr:
@@ -122,6 +122,25 @@ def count_in(cache: Any, key: str, duration: int) -> int:
         if cache.add(key, 1, timeout=2 * duration):
             return 1
         return int(cache.incr(key))  # another request made it meanwhile
+
+
+_WRITE_CLIENT = "_django_mfa_enroll_write_client"
+
+
+def _write_client(client: Any, key: str) -> Any:
+    """The Redis client for writes. Django's ``get_client`` builds a new ``redis.Redis`` on
+    each call (about half a millisecond of CPU, on every login request) around the pool it
+    keeps; the client made for the pool is kept beside it, and made again if the pool is
+    replaced. A subclass with a ``get_client`` of its own (one that shards by key) is asked
+    every time."""
+    if type(client).get_client is not RedisCacheClient.get_client:
+        return client.get_client(key, write=True)
+    pool = client._get_connection_pool(True)
+    kept = client.__dict__.get(_WRITE_CLIENT)
+    if kept is None or kept[0] is not pool:
+        kept = (pool, client.get_client(key, write=True))
+        client.__dict__[_WRITE_CLIENT] = kept
+    return kept[1]
 
 
 def redis_client(cache: Any) -> Any:

@@ -569,3 +569,16 @@ def test_failures_count_under_atomic_requests(
     )
     assert response.status_code in (400, 429)
     assert Secret.objects.get(user=user).failure_count == 3
+
+
+def test_request_serializers_bind_copies_and_leave_the_declared_fields_alone():
+    from django_mfa_enroll.serializers import SecondFactorSerializer
+
+    one = SecondFactorSerializer(data={"token": "123456"})
+    two = SecondFactorSerializer(data={"token": "x"})
+    assert one.is_valid() and not two.is_valid()
+    assert one.fields["token"] is not two.fields["token"]
+    assert one.fields["token"].parent is one and two.fields["token"].parent is two
+    declared = SecondFactorSerializer._declared_fields["token"]
+    assert declared.parent is None and declared.field_name is None
+    assert two.errors == {"token": ["Must contain only digits."]}

@@ -207,8 +207,6 @@ def test_parallel_wrong_codes_on_delete_do_not_outrun_the_delay(active, settings
 
 def test_a_reset_during_logins_leaves_nothing_alive(active, user, clock):
     """Logins racing an admin reset: whoever wins, no secret, code or refresh outlives it."""
-    from rest_framework.test import APIClient
-
     _key, enrollment = active
     challenges = _challenges(THREADS - 1)
 
@@ -217,18 +215,84 @@ def test_a_reset_during_logins_leaves_nothing_alive(active, user, clock):
             return services.reset_mfa(user, by="race")
         return _redeem(challenges[i - 1], backup_code=enrollment.codes[i])
 
-    results = race(act)
+    logins = _nothing_outlives_the_reset(race(act), ("challenge_invalid", "challenge_used"))
+    assert all(r.status_code in (200, 401) for r in logins), [r.status_code for r in logins]
+
+
+def _nothing_outlives_the_reset(results, refused_codes) -> list:
+    """Thread 0 reset the user; the others' logins: no token of theirs renews, and each
+    refusal says why. Returns the logins' answers."""
+    from rest_framework.test import APIClient
+
     assert results[0] is True, results[0]
     assert not Secret.objects.exists() and not BackupCode.objects.exists()
     logins = results[1:]
-    assert all(r.status_code in (200, 401) for r in logins), [r.status_code for r in logins]
     for response in logins:
         if response.status_code == 200:
             refresh = response.json()["refresh"]
             again = APIClient().post("/auth/refresh", {"refresh": refresh}, format="json")
             assert again.status_code == 401, again.content
         else:
-            assert response.json()["code"] in ("challenge_invalid", "challenge_used")
+            assert response.json()["code"] in refused_codes
+    return logins
+
+
+def test_a_right_code_racing_wrong_ones_is_never_accepted_under_the_lock(
+    active, settings, user, clock
+):
+    """A right TOTP code's first try reads the secret without a lock. Racing a burst of
+    wrong codes that lock the secret after 3, it is accepted before the lock or refused by
+    it, never past it; every wrong code is counted under the row lock."""
+    from django_mfa_enroll.models import Event
+
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "FAILURE_DELAY_AFTER": 3, "FAILURE_LOCK_AFTER": 3}
+    key, enrollment = active
+    before = Secret.objects.get(pk=enrollment.secret.pk).last_step
+    code = clock.code(key)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    n = 12
+    for _round in range(4):
+        Secret.objects.update(failure_count=0, locked_until=None)
+        Event.objects.filter(type="login").delete()
+        challenges = _challenges(n)
+        tokens = [code] + [wrong] * (n - 1)
+        results = race(lambda i, c=challenges, t=tokens: _redeem(c[i], token=t[i]), n)
+        statuses = [r.status_code for r in results]
+        assert set(statuses) <= {200, 401, 429}, statuses
+        right = statuses[0]
+        # A wrong code checked: at most 3 before the lock; after a login, the others'
+        # challenges are spent (one epoch per secret), so they are never checked.
+        checked = [r.json()["code"] for r in results[1:]].count("invalid_code")
+        assert checked <= 3, statuses
+        secret = Secret.objects.get(pk=enrollment.secret.pk)
+        logins = Event.objects.filter(type="login").count()
+        if right == 200:
+            assert logins == 1 and secret.last_step > before
+            assert checked < 3, statuses  # three would have locked it first
+            before = secret.last_step
+            clock.next_step()
+            code = clock.code(key)
+            wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        else:
+            assert right in (401, 429)  # 401: the step was taken in an earlier round
+            assert logins == 0 and secret.last_step == before
+            assert checked == secret.failure_count == 3
+
+
+def test_a_reset_during_totp_logins_leaves_nothing_alive(active, user, clock):
+    """TOTP logins (whose first try takes no lock) racing an admin reset."""
+    key, _enrollment = active
+    code = clock.code(key)
+    challenges = _challenges(THREADS - 1)
+
+    def act(i: int):
+        if i == 0:
+            return services.reset_mfa(user, by="race")
+        return _redeem(challenges[i - 1], token=code)
+
+    refused = ("challenge_invalid", "challenge_used", "code_reused")
+    logins = _nothing_outlives_the_reset(race(act), refused)
+    assert sorted(r.status_code for r in logins)[:-1] == [401] * (THREADS - 2), logins
 
 
 # One lock order in every path (issue 13, item 6): the user's row, then the secret's.

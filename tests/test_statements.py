@@ -103,6 +103,15 @@ def test_the_select_locks_the_secrets_row_only(enrolled, user):
     assert select.endswith(f'FOR UPDATE OF "{Secret._meta.db_table}"')
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
+def test_the_first_try_of_a_login_takes_no_lock(enrolled, user):
+    secret = Secret.objects.get()
+    with CaptureQueriesContext(connection) as captured:
+        assert statements.locked_for_login("default", secret.pk, user.pk, lock=False) == secret
+    (select,) = [q["sql"] for q in captured.captured_queries]
+    assert "FOR UPDATE" not in select and select.startswith("SELECT")
+
+
 def test_the_suites_user_models_take_the_written_path():
     assert statements._login_select(connections["default"], get_user_model()) is not None
 
@@ -205,6 +214,24 @@ def test_the_update_accepts_a_later_step_only(enrolled, clock):
     assert (secret.last_step, secret.failure_count) == (step + 1, 0)
 
 
+def test_the_update_of_a_row_read_unlocked_needs_it_active_and_taking_codes(enrolled, clock):
+    secret = Secret.objects.get()
+    step = secret.last_step
+
+    def unlocked(step):
+        return statements.record_success(secret, clock.now, None, step, unlocked=True)
+
+    Secret.objects.update(failure_count=9, locked_until=clock.now + timedelta(seconds=30))
+    assert not unlocked(step + 1)  # a failure locked it after the read
+    assert Secret.objects.get().failure_count == 9
+    Secret.objects.update(locked_until=clock.now)  # the lock ends now: codes count again
+    assert unlocked(step + 1)
+    assert (Secret.objects.get().failure_count, Secret.objects.get().last_step) == (0, step + 1)
+    Secret.objects.update(status=Secret.Status.PENDING)
+    assert not unlocked(step + 2)
+    assert Secret.objects.get().last_step == step + 1
+
+
 def test_the_update_spends_the_challenge_once(enrolled, clock):
     secret = Secret.objects.get()
     epoch = secret.challenge_epoch
@@ -278,3 +305,93 @@ def test_the_written_event_insert_stores_what_the_orm_stores(user, clock):
     assert written == orm
     assert written["detail"] == {"method": "backup_code", "codes_left": 9}
     assert written["at"] == clock.now and written["ip"] == "2001:db8::1"
+
+
+# A login's first try at a TOTP code reads the secret without a lock or a transaction.
+# Whatever changes between that read and its UPDATE (a failure that locks the secret, a
+# reset, a challenge spent) makes the UPDATE lose, and the login is decided again under
+# the lock, as it would have been without the first try.
+
+
+@pytest.fixture
+def stale_read(monkeypatch):
+    """``stale_read(change)``: ``change()`` runs right after the unlocked read of a login."""
+    from django_mfa_enroll.services import login
+
+    def install(change):
+        real = login.locked_for_login
+
+        def read_then_change(alias, secret_id, user_id, lock=True):
+            secret = real(alias, secret_id, user_id, lock)
+            if not lock:
+                change()
+            return secret
+
+        monkeypatch.setattr(login, "locked_for_login", read_then_change)
+
+    return install
+
+
+def _login_events() -> int:
+    from django_mfa_enroll.models import Event
+
+    return Event.objects.filter(type=Event.Type.LOGIN).count()
+
+
+def test_a_lock_after_the_read_refuses_the_right_code(stale_read, enrolled, user, clock):
+    from django_mfa_enroll import services
+
+    secret = Secret.objects.get()
+    until = clock.now + timedelta(seconds=60)
+    stale_read(lambda: Secret.objects.update(failure_count=10, locked_until=until))
+    with pytest.raises(services.Locked):
+        services.verify_second_factor(user.pk, secret.pk, clock.code(enrolled["key"]))
+    stored = Secret.objects.get()
+    assert (stored.last_step, stored.failure_count) == (secret.last_step, 10)
+    assert _login_events() == 0
+
+
+def test_a_reset_after_the_read_refuses_the_right_code(stale_read, enrolled, user, clock):
+    from django_mfa_enroll import services
+
+    secret = Secret.objects.get()
+    stale_read(lambda: services.reset_mfa(user, by="test"))
+    with pytest.raises(services.ChallengeInvalid):
+        services.verify_second_factor(user.pk, secret.pk, clock.code(enrolled["key"]))
+    assert _login_events() == 0
+
+
+def test_a_challenge_spent_after_the_read_refuses_the_right_code(stale_read, enrolled, user, clock):
+    from django_mfa_enroll import services
+
+    secret = Secret.objects.get()
+    epoch = secret.challenge_epoch
+    stale_read(lambda: Secret.objects.update(challenge_epoch=epoch + 1))
+    with pytest.raises(services.ChallengeUsed):
+        services.verify_second_factor(
+            user.pk, secret.pk, clock.code(enrolled["key"]), method="totp", epoch=epoch
+        )
+    assert Secret.objects.get().last_step == secret.last_step
+    assert _login_events() == 0
+
+
+def test_a_step_taken_after_the_read_refuses_the_same_code(stale_read, enrolled, user, clock):
+    from django_mfa_enroll import services
+
+    secret = Secret.objects.get()
+    code = clock.code(enrolled["key"])
+    stale_read(lambda: Secret.objects.update(last_step=secret.last_step + 5))
+    with pytest.raises(services.ReusedCode):
+        services.verify_second_factor(user.pk, secret.pk, code)
+    assert Secret.objects.get().failure_count == 1  # refused under the lock, and counted
+    assert _login_events() == 0
+
+
+def test_a_right_code_on_the_first_try_writes_its_event_once(enrolled, user, clock):
+    from django_mfa_enroll import services
+
+    secret = Secret.objects.get()
+    factor = services.verify_second_factor(user.pk, secret.pk, clock.code(enrolled["key"]))
+    assert factor.method == "totp" and factor.secret == secret
+    assert _login_events() == 1
+    assert Secret.objects.get().last_step == factor.secret.last_step > secret.last_step

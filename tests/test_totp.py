@@ -1,9 +1,11 @@
 """totp.py against RFC 6238 Appendix B and the Key URI format authenticator apps read."""
 
 import json
+import random
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 
 from django_mfa_enroll import totp
@@ -99,3 +101,22 @@ def test_key_uri_escapes_colons_and_ampersands_in_labels():
     label = urlsplit(uri).path
     assert label == "/A%3AB%26C:x%3Ay"
     assert parse_qs(urlsplit(uri).query)["issuer"] == ["A:B&C"]
+
+
+@pytest.mark.parametrize("algorithm", ["SHA1", "SHA256", "SHA512"])
+@pytest.mark.parametrize("digits", [6, 8])
+def test_codes_are_what_an_authenticator_app_computes_from_the_key_uri(algorithm, digits):
+    """The codes of random keys and times, against pyotp's TOTP built from the base32 secret
+    an app reads (totp.py hands pyotp the key as bytes, not the base32 text)."""
+    rng = random.Random(f"{algorithm}-{digits}")
+    for _ in range(100):
+        key = rng.randbytes(rng.choice([16, 20, 32, 64]))
+        now = rng.randrange(0, 2**33)
+        app = pyotp.TOTP(totp.key_to_base32(key), digits=digits, digest=totp.ALGORITHMS[algorithm])
+        step = totp.time_step(now)
+        assert totp.code_at_step(key, step, digits, algorithm) == app.at(now)
+        found = totp.verify(key, app.at(now), now, digits=digits, algorithm=algorithm)
+        assert found == step or (  # a neighbour step's code may equal this one
+            found is not None and totp.code_at_step(key, found, digits, algorithm) == app.at(now)
+        )
+        assert app.at(now + 30) == totp.code_at_step(key, step + 1, digits, algorithm)

@@ -2,8 +2,10 @@
 
 Each function is one transaction. A change that a race could double (accepting a TOTP
 step, spending a backup code, a login challenge) is a conditional UPDATE, and every code
-is checked on its secret's locked row. A refused code's failure is written in that same
-transaction, which commits before the error is raised: nothing rolls a failure back.
+is refused on its secret's locked row (a login's right TOTP code is first tried without
+the lock, by an UPDATE that wins only while the secret takes codes). A refused code's
+failure is written in that same transaction, which commits before the error is raised:
+nothing rolls a failure back.
 
 One module per section of the contract; this package re-exports what doors and sites
 call, so ``from django_mfa_enroll import services; services.enroll_secret(...)`` holds

@@ -1,10 +1,12 @@
 """Failures (NIST 800-63B 5.2.2; RFC 4226 7.3): counted per secret, so per user, in the
 database, whatever the IP, session or challenge. A growing delay after a few, then a lock.
 
-Every check of a code runs on the secret's row locked (SELECT ... FOR UPDATE; on SQLite
-the write lock of an IMMEDIATE transaction), and its failure is written in the same
+Every refusal of a code is decided on the secret's row locked (SELECT ... FOR UPDATE; on
+SQLite the write lock of an IMMEDIATE transaction), and its failure is written in the same
 transaction before the lock goes: parallel guesses queue up and each sees the count and
-lock the one before left. The error is raised after the transaction commits.
+lock the one before left. The error is raised after the transaction commits. (A login's
+first try at a TOTP code reads the row unlocked and can only accept: its UPDATE wins only
+while no failure has locked the secret, else the code is checked again here.)
 """
 
 from __future__ import annotations

@@ -14,10 +14,17 @@ from ..models import BackupCode, Event, Secret
 from . import clock
 from .errors import ChallengeInvalid, ChallengeUsed, CodeRequired, Locked, MFAError
 from .events import event_values, record, written
-from .failures import announce_failure, attempt
+from .failures import announce_failure, attempt, is_locked
 from .lookups import active_secret
 from .statements import locked_for_login
-from .verification import BACKUP_CODE, TOTP, accept_totp, consume_backup_code, method_of
+from .verification import (
+    BACKUP_CODE,
+    TOTP,
+    accept_totp,
+    accept_totp_unlocked,
+    consume_backup_code,
+    method_of,
+)
 
 logger = logging.getLogger("django_mfa_enroll")
 
@@ -79,15 +86,21 @@ def verify_second_factor(
     """Check a login's second factor for the user's active secret: TOTP or backup code.
 
     ``method`` says which (None: told by the code's shape). With ``epoch`` (a login
-    challenge's), the challenge is spent by the same UPDATE that accepts the code. One
-    SELECT ... FOR UPDATE of the secret and its user, one UPDATE for a TOTP code. Every
-    failure counts toward the user's limit (RFC 4226 7.3, NIST 800-63B 5.2.2). Raises
+    challenge's), the challenge is spent by the same UPDATE that accepts the code. A right
+    TOTP code: one SELECT of the secret and its user, one conditional UPDATE, no
+    transaction. Anything else is decided again on the row locked (SELECT ... FOR UPDATE)
+    in a transaction, where every failure counts toward the user's limit (RFC 4226 7.3,
+    NIST 800-63B 5.2.2). Raises
     ChallengeInvalid (no such active secret, or an inactive user), ChallengeUsed,
     InvalidCode, ReusedCode or Locked.
     """
     now = clock.now()
     method = method or method_of(typed)
     alias = router.db_for_write(Secret)
+    if method == TOTP:
+        accepted = _right_totp_unlocked(alias, user_id, secret_id, typed, now, epoch)
+        if accepted is not None:
+            return accepted
     error: MFAError | None
     with transaction.atomic(using=alias):
         secret = locked_for_login(alias, secret_id, user_id)
@@ -99,9 +112,7 @@ def verify_second_factor(
         try:
             if method == TOTP:
                 code = typed.replace(" ", "")
-                login = event_values(
-                    secret.user_id, Event.Type.LOGIN, secret_id=secret.pk, at=now, method=TOTP
-                )
+                login = _login_event(secret, now)
                 error = attempt(secret, now, lambda: accept_totp(secret, code, now, epoch, login))
                 if error is None:
                     written(login)  # with the UPDATE that accepted the code
@@ -118,6 +129,43 @@ def verify_second_factor(
     if error is not None:
         signals.login_failed.send(Secret, secret=secret, user=user, reason=error.code)
         raise error
+    return _accepted(secret, method, now)
+
+
+def _right_totp_unlocked(
+    alias: str,
+    user_id: Any,
+    secret_id: Any,
+    typed: str,
+    now: datetime,
+    epoch: int | None,
+) -> SecondFactor | None:
+    """A login's first try: a right TOTP code accepted with no transaction and no row lock
+    (two statements, where the locked check takes four round trips). None: whatever else
+    (a wrong code, a spent challenge, a lock, a race lost) is decided under the lock."""
+    secret = locked_for_login(alias, secret_id, user_id, lock=False)
+    if (
+        secret is None
+        or not getattr(secret.user, "is_active", True)
+        or (epoch is not None and secret.challenge_epoch != epoch)
+        or is_locked(secret, now)
+    ):
+        return None
+    login = _login_event(secret, now)
+    if not accept_totp_unlocked(secret, typed.replace(" ", ""), now, epoch, login):
+        return None
+    written(login)  # with the UPDATE that accepted the code
+    return _accepted(secret, TOTP, now)
+
+
+def _login_event(secret: Secret, now: datetime) -> tuple[Any, ...]:
+    """The values of a TOTP login's event, written by the UPDATE that accepts the code."""
+    return event_values(secret.user_id, Event.Type.LOGIN, secret_id=secret.pk, at=now, method=TOTP)
+
+
+def _accepted(secret: Secret, method: str, now: datetime) -> SecondFactor:
+    """Log and signal an accepted second factor."""
+    user = secret.user
     logger.info(
         "MFA login second factor accepted: secret=%s user=%s method=%s", secret.pk, user.pk, method
     )

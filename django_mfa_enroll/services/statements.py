@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import functools
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import Field
 
 from ..models import MFAState, Secret
@@ -93,15 +94,15 @@ def _plain_columns(model: Any) -> bool:
     )
 
 
-def _login_select(connection: Any, user_model: Any) -> _LoginSelect | None:
-    return _login_select_for(connection.alias, connection.vendor, user_model)
+def _login_select(connection: Any, user_model: Any, lock: bool = True) -> _LoginSelect | None:
+    return _login_select_for(connection.alias, connection.vendor, user_model, lock)
 
 
 @functools.lru_cache(maxsize=32)
-def _login_select_for(alias: str, vendor: str, user_model: Any) -> _LoginSelect | None:
-    """The active secret and its user by the secret's and the user's keys, the secret's row
-    locked; None where only the ORM knows how (a multi-table user model, a column the ORM
-    selects through a function, a backend that puts FOR UPDATE elsewhere)."""
+def _login_select_for(alias: str, vendor: str, user_model: Any, lock: bool) -> _LoginSelect | None:
+    """The active secret and its user by the secret's and the user's keys, with ``lock`` the
+    secret's row locked; None where only the ORM knows how (a multi-table user model, a
+    column the ORM selects through a function, a backend that puts FOR UPDATE elsewhere)."""
     connection = connections[alias]
     features = connection.features
     if (
@@ -119,18 +120,18 @@ def _login_select_for(alias: str, vendor: str, user_model: Any) -> _LoginSelect 
     def column(name: str) -> str:
         return f"{secret_table}.{quote(_field(name).column)}"
 
-    lock = ""
-    if features.has_select_for_update:
+    for_update = ""
+    if lock and features.has_select_for_update:
         of: tuple[str, ...] = ()
         if features.has_select_for_update_of:
             of = (column("id"),) if features.select_for_update_of_column else (secret_table,)
-        lock = " " + connection.ops.for_update_sql(of=of)
+        for_update = " " + connection.ops.for_update_sql(of=of)
     secret, user = _Columns.of(Secret, connection), _Columns.of(user_model, connection)
     # Names from the models' _meta, quoted by the backend; every value is a parameter.
     join = f"{column('user')} = {user_table}.{quote(user_fk.target_field.column)}"
     where = f"{column('id')} = %s AND {column('user')} = %s AND {column('status')} = %s"
     sql = f"SELECT {secret.sql}, {user.sql} FROM {secret_table} INNER JOIN {user_table}"  # noqa: S608
-    return _LoginSelect(f"{sql} ON {join} WHERE {where}{lock}", secret, user)
+    return _LoginSelect(f"{sql} ON {join} WHERE {where}{for_update}", secret, user)
 
 
 def _user_key(field: Any, value: Any, connection: Any) -> Any:
@@ -148,20 +149,22 @@ def _user_key(field: Any, value: Any, connection: Any) -> Any:
     return key
 
 
-def locked_for_login(alias: str, secret_id: Any, user_id: Any) -> Secret | None:
-    """The user's active secret with its user, its row locked; None if there is none."""
+def locked_for_login(alias: str, secret_id: Any, user_id: Any, lock: bool = True) -> Secret | None:
+    """The user's active secret with its user, its row locked (unless ``lock`` is false);
+    None if there is none."""
     try:
         secret_pk = as_uuid(secret_id)
     except SecretNotFound:
         return None
     connection = connections[alias]
-    statement = _login_select(connection, get_user_model())
+    statement = _login_select(connection, get_user_model(), lock)
     if statement is None:
+        rows_of = Secret.objects.using(alias)
+        if lock:
+            rows_of = rows_of.select_for_update(of=("self",))
         try:
             rows = list(
-                Secret.objects.using(alias)
-                .select_for_update(of=("self",))
-                .select_related("user")
+                rows_of.select_related("user")
                 .filter(pk=secret_pk, user_id=user_id, status=Secret.Status.ACTIVE)
                 .order_by()[:1]  # one row by its key: no sort (first() adds one)
             )
@@ -190,7 +193,7 @@ def locked_for_login(alias: str, secret_id: Any, user_id: Any) -> Secret | None:
 
 
 @functools.lru_cache(maxsize=32)
-def _success_sql(alias: str, vendor: str, step: bool, challenge: bool) -> str:
+def _success_sql(alias: str, vendor: str, step: bool, challenge: bool, unlocked: bool) -> str:
     quote = connections[alias].ops.quote_name
 
     def column(name: str) -> str:
@@ -205,6 +208,10 @@ def _success_sql(alias: str, vendor: str, step: bool, challenge: bool) -> str:
     if challenge:
         sets.append(f"{column('challenge_epoch')} = {column('challenge_epoch')} + 1")
         where.append(f"{column('challenge_epoch')} = %s")
+    if unlocked:  # the row was read without a lock: still active, and still taking codes
+        where.append(f"{column('status')} = %s")
+        locked_until = column("locked_until")
+        where.append(f"({locked_until} IS NULL OR {locked_until} <= %s)")
     table = quote(Secret._meta.db_table)
     # Names from _meta, quoted by the backend; every value is a parameter.
     return f"UPDATE {table} SET {', '.join(sets)} WHERE {' AND '.join(where)}"  # noqa: S608
@@ -216,6 +223,7 @@ def record_success(
     epoch: int | None,
     step: int | None = None,
     event: tuple[Any, ...] | None = None,
+    unlocked: bool = False,
 ) -> bool:
     """Record an accepted code in one conditional UPDATE; return whether this call won.
 
@@ -223,7 +231,9 @@ def record_success(
     accepted before (RFC 6238 5.2); with ``epoch`` (a login challenge's), only while the
     challenge holds, and spends it. With ``event`` (its values), the event is written if
     and only if the UPDATE won: on PostgreSQL in the same statement (one round trip less
-    on every login), elsewhere by an INSERT after it.
+    on every login), elsewhere by an INSERT after it, in one transaction. With ``unlocked``
+    (the secret read without a row lock), only while the row is still active and takes
+    codes (no failure has locked it meanwhile).
     """
     alias = router.db_for_write(Secret, instance=secret)
     connection = connections[alias]
@@ -237,17 +247,25 @@ def record_success(
     ]
     if epoch is not None:
         params.append(_field("challenge_epoch").get_db_prep_value(epoch, connection))
-    sql = _success_sql(alias, connection.vendor, step is not None, epoch is not None)
+    if unlocked:
+        params.append(str(Secret.Status.ACTIVE))
+        params.append(_field("locked_until").get_db_prep_value(now, connection))
+    sql = _success_sql(alias, connection.vendor, step is not None, epoch is not None, unlocked)
     joined = None if event is None else event_statements.after_update_sql(sql, alias, connection)
-    with connection.cursor() as cursor:
-        if joined is not None and event is not None:
-            extra = event_statements.params_after_update(event, connection)
+    if joined is not None and event is not None:
+        extra = event_statements.params_after_update(event, connection)
+        with connection.cursor() as cursor:
             cursor.execute(joined, [*params, *extra])
-        else:
+            won = cursor.rowcount == 1
+    else:
+        # With the event's INSERT a second statement, both in one transaction (the caller's,
+        # when there is one: no savepoint).
+        together = transaction.atomic(using=alias, savepoint=False) if event else nullcontext()
+        with together, connection.cursor() as cursor:
             cursor.execute(sql, params)
-        won = cursor.rowcount == 1
-    if won and event is not None and joined is None:
-        event_statements.insert_event(event)
+            won = cursor.rowcount == 1
+            if won and event is not None:
+                event_statements.insert_event(event)
     if won:
         secret.last_used_at, secret.failure_count, secret.locked_until = now, 0, None
         if step is not None:
