@@ -195,3 +195,24 @@ def test_other_caches_take_the_generic_path():
 
     assert _redis_client(NotRedis()) is None
     assert _redis_client(object()) is None
+
+
+def test_the_redis_client_is_built_once_per_pool_unless_the_cache_client_shards():
+    pytest.importorskip("redis")
+    from django.core.cache.backends.redis import RedisCacheClient
+
+    from django_mfa_enroll.ratelimit import _write_client
+
+    client = RedisCacheClient(["redis://127.0.0.1:6379/0"])  # connects on first command only
+    first = _write_client(client, "a")
+    assert _write_client(client, "b") is first
+    assert first.connection_pool is client._get_connection_pool(True)
+    client._pools.clear()  # a new pool: a client made for it
+    again = _write_client(client, "a")
+    assert again is not first and again.connection_pool is client._get_connection_pool(True)
+
+    class Sharding(RedisCacheClient):
+        def get_client(self, key=None, *, write=False):
+            return ("asked", key, write)
+
+    assert _write_client(Sharding(["redis://127.0.0.1:6379/0"]), "k") == ("asked", "k", True)
