@@ -182,17 +182,21 @@ def test_one_challenge_redeems_once_with_different_codes(active, clock):
     assert BackupCode.objects.filter(used_at__isnull=False).count() <= 1
 
 
-def test_parallel_wrong_guesses_do_not_outrun_the_delay(active, settings, user, clock):
-    """Each guess sees the count the one before left: 3 are checked, the rest wait."""
+@pytest.mark.parametrize("kind", ["backup_code", "token"])
+def test_parallel_wrong_guesses_do_not_outrun_the_delay(active, settings, user, clock, kind):
+    """Each guess sees the count the one before left: 3 are checked, the rest wait. (A TOTP
+    code's first try reads no lock: its count holds by a conditional UPDATE.)"""
     settings.MFA_ENROLL = {
         **settings.MFA_ENROLL,
         "FAILURE_DELAY_AFTER": 3,
         "FAILURE_LOCK_AFTER": 50,
     }
-    _key, enrollment = active
+    key, enrollment = active
     n = 16
     challenges = _challenges(n)
-    results = race(lambda i: _redeem(challenges[i], backup_code="2222-2222-2222").status_code, n)
+    wrong_totp = f"{(int(clock.code(key)) + 1) % 1_000_000:06d}"
+    guess = {"backup_code": "2222-2222-2222", "token": wrong_totp}[kind]
+    results = race(lambda i: _redeem(challenges[i], **{kind: guess}).status_code, n)
     assert sorted(results) == [401] * 3 + [429] * (n - 3), results
     assert Secret.objects.get(pk=enrollment.secret.pk).failure_count == 3
 

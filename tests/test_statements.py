@@ -395,3 +395,64 @@ def test_a_right_code_on_the_first_try_writes_its_event_once(enrolled, user, clo
     assert factor.method == "totp" and factor.secret == secret
     assert _login_events() == 1
     assert Secret.objects.get().last_step == factor.secret.last_step > secret.last_step
+
+
+def _wrong(enrolled, clock) -> str:
+    return f"{(int(clock.code(enrolled['key'])) + 1) % 1_000_000:06d}"
+
+
+def test_a_wrong_code_read_before_other_failures_is_counted_after_them(
+    stale_read, enrolled, user, clock
+):
+    from django_mfa_enroll import services
+
+    secret = Secret.objects.get()
+    stale_read(lambda: Secret.objects.update(failure_count=2))  # two failures meanwhile
+    with pytest.raises(services.InvalidCode) as refused:
+        services.verify_second_factor(user.pk, secret.pk, _wrong(enrolled, clock))
+    assert refused.value.failures == 3 == Secret.objects.get().failure_count
+
+
+def test_a_wrong_code_read_before_a_lock_is_not_counted(stale_read, enrolled, user, clock):
+    from django_mfa_enroll import services
+    from django_mfa_enroll.models import Event
+
+    secret = Secret.objects.get()
+    until = clock.now + timedelta(seconds=60)
+    stale_read(lambda: Secret.objects.update(failure_count=10, locked_until=until))
+    with pytest.raises(services.Locked):
+        services.verify_second_factor(user.pk, secret.pk, _wrong(enrolled, clock))
+    assert Secret.objects.get().failure_count == 10
+    assert not Event.objects.filter(type__in=["wrong_code", "locked"]).exists()
+
+
+def test_a_wrong_code_on_the_first_try_is_counted_with_its_event(enrolled, user, clock):
+    from django_mfa_enroll import services
+    from django_mfa_enroll.models import Event
+
+    secret = Secret.objects.get()
+    Secret.objects.update(failure_count=4)
+    with pytest.raises(services.InvalidCode) as refused:
+        services.verify_second_factor(user.pk, secret.pk, _wrong(enrolled, clock))
+    stored = Secret.objects.get()
+    assert refused.value.failures == 5 == stored.failure_count
+    assert refused.value.wait and stored.locked_until == clock.now + timedelta(
+        seconds=refused.value.wait
+    )
+    (event,) = Event.objects.filter(type__in=["wrong_code", "locked"])
+    assert event.detail == {"reason": "invalid_code", "failures": 5}
+
+
+def test_a_wrong_code_whose_challenge_was_spent_after_the_read_is_not_counted(
+    stale_read, enrolled, user, clock
+):
+    from django_mfa_enroll import services
+
+    secret = Secret.objects.get()
+    epoch = secret.challenge_epoch
+    stale_read(lambda: Secret.objects.update(challenge_epoch=epoch + 1))  # a login won
+    with pytest.raises(services.ChallengeUsed):
+        services.verify_second_factor(
+            user.pk, secret.pk, _wrong(enrolled, clock), method="totp", epoch=epoch
+        )
+    assert Secret.objects.get().failure_count == 0

@@ -5,25 +5,25 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db import router, transaction
 
 from .. import signals
 from ..models import BackupCode, Event, Secret
 from . import clock
-from .errors import ChallengeInvalid, ChallengeUsed, CodeRequired, Locked, MFAError
+from .errors import ChallengeInvalid, ChallengeUsed, CodeRequired, InvalidCode, Locked, MFAError
 from .events import event_values, record, written
-from .failures import announce_failure, attempt, is_locked
+from .failures import announce_failure, attempt, count_failure, is_locked
 from .lookups import active_secret
-from .statements import locked_for_login
+from .statements import locked_for_login, record_success
 from .verification import (
     BACKUP_CODE,
     TOTP,
     accept_totp,
-    accept_totp_unlocked,
     consume_backup_code,
     method_of,
+    totp_step,
 )
 
 logger = logging.getLogger("django_mfa_enroll")
@@ -86,19 +86,19 @@ def verify_second_factor(
     """Check a login's second factor for the user's active secret: TOTP or backup code.
 
     ``method`` says which (None: told by the code's shape). With ``epoch`` (a login
-    challenge's), the challenge is spent by the same UPDATE that accepts the code. A right
-    TOTP code: one SELECT of the secret and its user, one conditional UPDATE, no
-    transaction. Anything else is decided again on the row locked (SELECT ... FOR UPDATE)
-    in a transaction, where every failure counts toward the user's limit (RFC 4226 7.3,
-    NIST 800-63B 5.2.2). Raises
-    ChallengeInvalid (no such active secret, or an inactive user), ChallengeUsed,
-    InvalidCode, ReusedCode or Locked.
+    challenge's), the challenge is spent by the same UPDATE that accepts the code. A TOTP
+    code: one SELECT of the secret and its user, one conditional UPDATE that accepts it
+    or counts its failure (and its event); where the UPDATE finds the row changed, and
+    for a backup code, the check runs on the row locked (SELECT ... FOR UPDATE) in a
+    transaction. Every failure counts toward the user's limit (RFC 4226 7.3, NIST
+    800-63B 5.2.2). Raises ChallengeInvalid (no such active secret, or an inactive user),
+    ChallengeUsed, InvalidCode, ReusedCode or Locked.
     """
     now = clock.now()
     method = method or method_of(typed)
     alias = router.db_for_write(Secret)
     if method == TOTP:
-        accepted = _right_totp_unlocked(alias, user_id, secret_id, typed, now, epoch)
+        accepted = _first_try(alias, user_id, secret_id, typed, now, epoch)
         if accepted is not None:
             return accepted
     error: MFAError | None
@@ -106,7 +106,6 @@ def verify_second_factor(
         secret = locked_for_login(alias, secret_id, user_id)
         if secret is None or not getattr(secret.user, "is_active", True):
             raise ChallengeInvalid
-        user = secret.user
         if epoch is not None and secret.challenge_epoch != epoch:
             raise ChallengeUsed
         try:
@@ -123,16 +122,19 @@ def verify_second_factor(
         except Locked as locked:
             error = locked
     if error is not None:
-        announce_failure(secret, error)
-    if isinstance(error, ChallengeUsed):
-        raise error
-    if error is not None:
-        signals.login_failed.send(Secret, secret=secret, user=user, reason=error.code)
-        raise error
+        _refuse(secret, error)
     return _accepted(secret, method, now)
 
 
-def _right_totp_unlocked(
+def _refuse(secret: Secret, error: MFAError) -> NoReturn:
+    """Log, signal and raise a refused second factor (after its failure committed)."""
+    announce_failure(secret, error)
+    if not isinstance(error, ChallengeUsed):
+        signals.login_failed.send(Secret, secret=secret, user=secret.user, reason=error.code)
+    raise error
+
+
+def _first_try(
     alias: str,
     user_id: Any,
     secret_id: Any,
@@ -140,9 +142,11 @@ def _right_totp_unlocked(
     now: datetime,
     epoch: int | None,
 ) -> SecondFactor | None:
-    """A login's first try: a right TOTP code accepted with no transaction and no row lock
-    (two statements, where the locked check takes four round trips). None: whatever else
-    (a wrong code, a spent challenge, a lock, a race lost) is decided under the lock."""
+    """A login's first try at a TOTP code, with no row lock: a right code accepted, a wrong
+    one counted, each by a conditional UPDATE that holds only while the secret is as read
+    (two round trips for a right code, where the locked check takes four). None: whatever
+    else (a spent challenge, a lock, a code used before, a race lost) is decided under the
+    lock."""
     secret = locked_for_login(alias, secret_id, user_id, lock=False)
     if (
         secret is None
@@ -151,8 +155,14 @@ def _right_totp_unlocked(
         or is_locked(secret, now)
     ):
         return None
+    step = totp_step(secret, typed.replace(" ", ""), now)
+    if step is None:
+        error = InvalidCode()
+        if not count_failure(secret, now, error, unlocked=True, epoch=epoch):
+            return None
+        _refuse(secret, error)
     login = _login_event(secret, now)
-    if not accept_totp_unlocked(secret, typed.replace(" ", ""), now, epoch, login):
+    if not record_success(secret, now, epoch, step, login, unlocked=True):
         return None
     written(login)  # with the UPDATE that accepted the code
     return _accepted(secret, TOTP, now)

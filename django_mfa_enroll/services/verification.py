@@ -2,8 +2,8 @@
 
 Each function runs on the secret's locked row, inside the caller's transaction
 (``failures.attempt`` around it), and returns the error to raise instead of raising it,
-so that the failure it earns commits first; but ``accept_totp_unlocked``, a login's first
-try at a right code, which refuses nothing.
+so that the failure it earns commits first. (A login's first try at a TOTP code, with no
+lock, is login.py's: ``totp_step`` and conditional UPDATEs.)
 """
 
 from __future__ import annotations
@@ -54,21 +54,6 @@ def totp_step(secret: Secret, code: str, now: datetime) -> int | None:
         tolerance=mfa_settings.TOTP_TOLERANCE,
         **totp_options(),
     )
-
-
-def accept_totp_unlocked(
-    secret: Secret, code: str, now: datetime, epoch: int | None, event: tuple[Any, ...]
-) -> bool:
-    """Accept a right TOTP code on the secret read without a row lock; False leaves the
-    decision to ``accept_totp`` under the lock.
-
-    The conditional UPDATE is the whole check of the state: it wins only while no step as
-    late was accepted, the challenge holds, the secret is active and no failure has locked
-    it. A wrong code is never refused here: failures are counted under the lock, so the
-    limit holds against a parallel burst (failures.py).
-    """
-    step = totp_step(secret, code, now)
-    return step is not None and record_success(secret, now, epoch, step, event, unlocked=True)
 
 
 def accept_totp(
