@@ -1,4 +1,5 @@
-"""How requests prove who they are: simplejwt access tokens, sessions, login challenges."""
+"""How requests prove who they are: simplejwt access tokens, sessions, login challenges,
+API keys."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
 from rest_framework_simplejwt import settings as simplejwt_settings
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
@@ -55,6 +57,32 @@ class JWTAuthentication(SimpleJWTAuthentication):
         user = super().get_user(validated_token)
         follow_mfa_state(user, validated_token)
         return user
+
+
+class APIKeyAuthentication(BaseAuthentication):
+    """API keys of machine clients: ``Authorization: apikey <key>``, the scheme in any case.
+
+    Add it to DRF's ``DEFAULT_AUTHENTICATION_CLASSES`` (never to ``MFA_ENROLL``'s: check
+    E013). A key authenticates a request on its own; ``request.auth`` is the key's row, so
+    ``IsMFAVerified``, ``mfa_within`` and ``RecentLogin`` refuse it, and the app's own
+    endpoints answer 403 ``api_key_not_allowed``. One indexed read per request.
+    """
+
+    keyword = "apikey"
+
+    def authenticate(self, request: Any) -> tuple[Any, Any] | None:
+        scheme, _sep, raw = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != self.keyword:
+            return None  # another scheme: let the next authenticator look
+        raw = raw.strip()
+        try:
+            with services.origin(request):  # a use from a new address is recorded
+                return services.authenticate_api_key(raw)
+        except services.APIKeyInvalid as error:
+            raise exceptions.AuthenticationFailed(error.message, code=error.code) from None
+
+    def authenticate_header(self, request: Any) -> str:
+        return 'ApiKey realm="api"'
 
 
 def follow_mfa_state(user: Any, token: Any) -> None:

@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "EVENT_RETENTION_DAYS": 365,
     "PENDING_MAX_AGE": 86_400,
     "REAUTH_MAX_AGE": 600,
+    "API_KEY_MAX": 20,
+    "API_KEY_MAX_AGE": None,
     "AUTHENTICATION_CLASSES": [
         "django_mfa_enroll.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -165,6 +167,18 @@ class Settings:
         """Seconds a login counts as recent, for creating, enrolling, regenerating and
         deleting a secret and for reading a pending key (the login's ``auth_time``)."""
         return int(_get("REAUTH_MAX_AGE"))
+
+    @property
+    def API_KEY_MAX(self) -> int:
+        """API keys a user may hold at once."""
+        return int(_get("API_KEY_MAX"))
+
+    @property
+    def API_KEY_MAX_AGE(self) -> int | None:
+        """The longest ``expires_in`` of a new API key, in seconds (``None``: no bound, and
+        a key without an expiry is allowed)."""
+        age = _get("API_KEY_MAX_AGE")
+        return None if age is None else int(age)
 
     @property
     def AUTHENTICATION_CLASSES(self) -> list[str]:

@@ -34,6 +34,10 @@ STATUS_OF_ERROR: dict[type[services.MFAError], int] = {
     services.ChallengeInvalid: status.HTTP_401_UNAUTHORIZED,
     services.CredentialRefused: status.HTTP_401_UNAUTHORIZED,
     services.KeyUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    services.APIKeyInvalid: status.HTTP_401_UNAUTHORIZED,
+    services.APIKeyLimit: status.HTTP_409_CONFLICT,
+    services.APIKeyNotAllowed: status.HTTP_403_FORBIDDEN,
+    services.SecondFactorRequired: status.HTTP_403_FORBIDDEN,
 }
 
 

@@ -1,4 +1,5 @@
-"""Secret and BackupCode: fields and constraints, little behaviour (that is the services)."""
+"""Secrets, backup codes, API keys, MFA state, events: fields and constraints, little
+behaviour (that is the services)."""
 
 from __future__ import annotations
 
@@ -93,6 +94,38 @@ class BackupCode(models.Model):
         return str(_("used backup code") if self.used_at else _("unused backup code"))
 
 
+class APIKey(models.Model):
+    """A key a machine client sends instead of logging in (``Authorization: apikey <key>``).
+
+    The key is shown once, when made; the row keeps its public prefix (which names the row)
+    and the SHA-256 of the key (``apikeys.py``). Deleting the row revokes the key.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="mfa_api_keys",
+        verbose_name=_("user"),
+    )
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(_("key hash"), max_length=64, editable=False)
+    description = models.CharField(_("description"), max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(_("last used from"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["created_at"]
+        permissions = [("revoke_api_keys", _("Can revoke a user's API keys"))]
+
+    def __str__(self) -> str:
+        return f"{self.prefix} ({self.description})" if self.description else self.prefix
+
+
 class MFAState(models.Model):
     """When a user's MFA last changed (a method enrolled, removed or reset).
 
@@ -140,6 +173,10 @@ class Event(models.Model):
         REAUTHENTICATED = "reauthenticated", _("Logged in again")
         DEVICE_ADDED = "device_added", _("Trusted device added")
         DEVICE_REVOKED = "device_revoked", _("Trusted device revoked")
+        API_KEY_CREATED = "apikey_created", _("API key created")
+        API_KEY_USED = "apikey_used", _("API key used from a new address")
+        API_KEY_REVOKED = "apikey_revoked", _("API key revoked")
+        PASSWORD_CHANGED = "password_changed", _("Password changed")
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(

@@ -115,6 +115,19 @@ def login_responses() -> dict[Any, Any]:
     }
 
 
+def new_secret_answers() -> Any:
+    """The answer to a create: a pending MFA secret with its key material, or an API key."""
+    if _utils is None:
+        return None
+    from .serializers import NewAPIKeySerializer, NewSecretSerializer
+
+    return _utils.PolymorphicProxySerializer(
+        component_name="NewSecretAnswer",
+        serializers={"mfa": NewSecretSerializer, "apikey": NewAPIKeySerializer},
+        resource_type_field_name="type",
+    )
+
+
 def code_schema() -> dict[str, Any]:
     """A TOTP code as the server takes it: the configured digit count, as text or a number."""
     digits = mfa_settings.TOTP_DIGITS
@@ -171,13 +184,13 @@ if _utils is not None:
             }
 
     class CodeFieldScheme(OpenApiSerializerFieldExtension):
-        target_class = "django_mfa_enroll.serializers.CodeField"
+        target_class = "django_mfa_enroll.fields.CodeField"
 
         def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
             return code_schema()
 
     class AnyCodeFieldScheme(OpenApiSerializerFieldExtension):
-        target_class = "django_mfa_enroll.serializers.AnyCodeField"
+        target_class = "django_mfa_enroll.fields.AnyCodeField"
 
         def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
             return any_code_schema()

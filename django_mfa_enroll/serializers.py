@@ -5,108 +5,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .conf import mfa_settings
+from .fields import AnyCodeField, CodeField, StrictCharField
 from .models import Event, Secret
 
-
-class CodeField(serializers.Field):
-    """A TOTP code: a string of digits (spaces ignored) or a JSON integer.
-
-    An integer is left-padded with zeros to the configured digit count, so the tutorial's
-    ``021589`` sent as the number 21589 still means "021589".
-    """
-
-    default_error_messages = {
-        "type": _("Must be a string of digits or an integer, not {kind}."),
-        "digits": _("Must contain only digits."),
-        "length": _("Must be exactly {digits} digits."),
-    }
-
-    def to_internal_value(self, data: Any) -> str:
-        digits = mfa_settings.TOTP_DIGITS
-        if isinstance(data, bool) or not isinstance(data, (str, int)):
-            self.fail("type", kind=_json_kind(data))
-        if isinstance(data, int):
-            if data < 0:
-                self.fail("digits")
-            code = str(data).zfill(digits)
-        else:
-            if len(data) > 64:
-                self.fail("length", digits=digits)
-            code = _without_spaces(data)
-            if code and not (code.isascii() and code.isdigit()):
-                self.fail("digits")
-        if len(code) != digits:
-            self.fail("length", digits=digits)
-        return code
-
-    def to_representation(self, value: Any) -> Any:
-        return value
-
-
-class AnyCodeField(CodeField):
-    """A TOTP code or a backup code (to turn MFA off): either shape, nothing else."""
-
-    default_error_messages = {
-        "type": _("Must be a string or an integer, not {kind}."),
-        "shape": _("Must be a {digits}-digit code or a backup code."),
-    }
-
-    def to_internal_value(self, data: Any) -> str:
-        if isinstance(data, str) and not _is_digits(_without_spaces(data)):
-            text = data.strip()
-            if not text or len(data) > 64:
-                self.fail("shape", digits=mfa_settings.TOTP_DIGITS)
-            return text
-        return super().to_internal_value(data)
-
-
-def _without_spaces(text: str) -> str:
-    return "".join(text.split())
-
-
-def _is_digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
-def _json_kind(data: Any) -> Any:
-    if data is None:
-        return "null"
-    if isinstance(data, bool):
-        return _("a boolean")
-    if isinstance(data, (list, tuple)):
-        return _("an array")
-    if isinstance(data, dict):
-        return _("an object")
-    if isinstance(data, float):
-        return _("a decimal number")
-    return type(data).__name__
-
-
-class StrictCharField(serializers.CharField):
-    """A CharField that refuses numbers and booleans instead of turning them into text.
-
-    DRF refuses NUL characters in any CharField; here a regex does it instead of DRF's
-    validator, so the OpenAPI schema says so too (a ``pattern``).
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.validators = [
-            v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
-        ]
-        self.validators.append(
-            RegexValidator("^[^\\x00]*$", message=_("Null characters are not allowed."))
-        )
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+#: The type of an API key in the secrets resource.
+APIKEY = "apikey"
 
 
 class RequestSerializer(serializers.Serializer):
@@ -122,9 +30,40 @@ class RequestSerializer(serializers.Serializer):
         return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
 
+#: The types of the secrets resource: the MFA secret, and API keys for machine clients.
+SECRET_TYPES = [*Secret.Type.choices, (APIKEY, _("API key"))]
+#: The longest life of an API key (ten years) whatever API_KEY_MAX_AGE says.
+API_KEY_LONGEST = 10 * 366 * 86_400
+
+
 class CreateSecretSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=Secret.Type.choices)
+    """``{"type": "mfa" | "apikey", "description"?, "expires_in"?}`` (``expires_in``, in
+    seconds, for an API key only: another type ignores it)."""
+
+    type = serializers.ChoiceField(choices=SECRET_TYPES)
     description = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
+    expires_in = serializers.IntegerField(required=False, min_value=60, max_value=API_KEY_LONGEST)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["type"] != APIKEY:
+            attrs.pop("expires_in", None)  # only an API key expires
+            return attrs
+        longest = mfa_settings.API_KEY_MAX_AGE
+        if longest is not None:
+            if "expires_in" not in attrs:
+                attrs["expires_in"] = longest
+            elif attrs["expires_in"] > longest:
+                raise serializers.ValidationError(
+                    {
+                        "expires_in": [
+                            format_lazy(
+                                _("Ask for at most {seconds} seconds (API_KEY_MAX_AGE)."),
+                                seconds=longest,
+                            )
+                        ]
+                    }
+                )
+        return attrs
 
 
 class TokenSerializer(serializers.Serializer):
@@ -136,9 +75,13 @@ class DeleteSecretSerializer(serializers.Serializer):
 
 
 class SecretSerializer(serializers.ModelSerializer):
-    """A secret as its owner sees it: never key material."""
+    """A secret as its owner sees it: never key material. An API key (``api_key_body``) has
+    the same fields: its ``prefix`` and ``expires_at``, no backup codes."""
 
+    type = serializers.ChoiceField(choices=SECRET_TYPES, read_only=True)
     backup_codes_remaining = serializers.IntegerField(read_only=True, default=0)
+    prefix = serializers.CharField(read_only=True, allow_null=True, default=None)
+    expires_at = serializers.DateTimeField(read_only=True, allow_null=True, default=None)
 
     class Meta:
         model = Secret
@@ -151,6 +94,8 @@ class SecretSerializer(serializers.ModelSerializer):
             "enrolled_at",
             "last_used_at",
             "backup_codes_remaining",
+            "prefix",
+            "expires_at",
         ]
         read_only_fields = fields
 
@@ -176,7 +121,7 @@ class SecondFactorSerializer(RequestSerializer):
 
 
 class RefreshSerializer(RequestSerializer):
-    refresh = StrictCharField(max_length=4096)
+    refresh = StrictCharField(max_length=4096, trim_whitespace=False)
 
 
 # Answer shapes, for the OpenAPI schema (schema.py) and for the views that build them.
@@ -217,6 +162,41 @@ class EnrollmentSerializer(SecretSerializer):
     class Meta(SecretSerializer.Meta):
         fields = [*SecretSerializer.Meta.fields, "codes"]
         read_only_fields = fields
+
+
+class NewAPIKeySerializer(SecretSerializer):
+    """A new API key, with the key itself, shown this once."""
+
+    secret = serializers.CharField()
+
+    class Meta(SecretSerializer.Meta):
+        fields = [*SecretSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+def api_key_body(row: Any) -> Any:
+    """An API key as the secrets resource lists it (its prefix and dates, never the key)."""
+    return SecretSerializer(
+        {
+            "id": row.pk,
+            "type": APIKEY,
+            "status": Secret.Status.ACTIVE,
+            "description": row.description,
+            "created_at": row.created_at,
+            "enrolled_at": None,
+            "last_used_at": row.last_used_at,
+            "backup_codes_remaining": 0,
+            "prefix": row.prefix,
+            "expires_at": row.expires_at,
+        }
+    ).data
+
+
+def new_api_key_body(new: Any) -> Any:
+    """The answer to creating an API key: the key, this once."""
+    body = api_key_body(new.row)
+    body["secret"] = new.key
+    return body
 
 
 def new_secret_body(new: Any) -> Any:

@@ -29,6 +29,7 @@ DOORS = {
         "urls",
         "token_serializers",
         "parsers",
+        "fields",
     },
     "admin": {"admin", "admin_actions", "user_admin", "history_admin", "forms"},
     "django": {"backends", "middleware"},
@@ -37,7 +38,7 @@ DOORS = {
 #: Below the doors: the services and what they stand on.
 BELOW = {"services", "claims", "conf", "models", "signals", "migrations", "ratelimit"}
 #: Pure rooms: functions over values; they import nothing of the package.
-PURE = {"totp", "backup_codes", "crypto", "qrcodes"}
+PURE = {"totp", "backup_codes", "crypto", "qrcodes", "apikeys"}
 #: What wires the doors into Django at start-up; it may import any room.
 WIRING = {"__init__", "apps", "checks"}
 #: The bottom of the house: settings and shared names, importing nothing of the package.

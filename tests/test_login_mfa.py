@@ -582,3 +582,11 @@ def test_request_serializers_bind_copies_and_leave_the_declared_fields_alone():
     declared = SecondFactorSerializer._declared_fields["token"]
     assert declared.parent is None and declared.field_name is None
     assert two.errors == {"token": ["Must contain only digits."]}
+
+
+@pytest.mark.parametrize("blank", ["\u0085", " ", "\t\n"])
+def test_a_refresh_of_white_space_is_a_token_that_does_not_verify(anon_client, blank):
+    """What Schemathesis sent: a non-empty string, so valid by the schema; it must not be
+    trimmed into an empty field (400) but refused as the token it is not (401)."""
+    response = anon_client.post("/auth/refresh", {"refresh": blank}, format="json")
+    assert response.status_code == 401, response.content

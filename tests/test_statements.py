@@ -225,6 +225,8 @@ def test_the_update_of_a_row_read_unlocked_needs_it_active_and_taking_codes(enro
     assert not unlocked(step + 1)  # a failure locked it after the read
     assert Secret.objects.get().failure_count == 9
     Secret.objects.update(locked_until=clock.now)  # the lock ends now: codes count again
+    assert not unlocked(step + 1)  # but the count is not the one read (0): decided locked
+    secret.refresh_from_db()  # read again: 9 failures, no lock
     assert unlocked(step + 1)
     assert (Secret.objects.get().failure_count, Secret.objects.get().last_step) == (0, step + 1)
     Secret.objects.update(status=Secret.Status.PENDING)
@@ -316,18 +318,22 @@ def test_the_written_event_insert_stores_what_the_orm_stores(user, clock):
 @pytest.fixture
 def stale_read(monkeypatch):
     """``stale_read(change)``: ``change()`` runs right after the unlocked read of a login."""
-    from django_mfa_enroll.services import login
+    from django_mfa_enroll.services import first_try, login
 
     def install(change):
-        real = login.locked_for_login
+        """Returns the list of ``lock`` of each read: [False, True] when the first try lost."""
+        reads = []
 
         def read_then_change(alias, secret_id, user_id, lock=True):
-            secret = real(alias, secret_id, user_id, lock)
+            reads.append(lock)
+            secret = statements.locked_for_login(alias, secret_id, user_id, lock)
             if not lock:
                 change()
             return secret
 
+        monkeypatch.setattr(first_try, "locked_for_login", read_then_change)
         monkeypatch.setattr(login, "locked_for_login", read_then_change)
+        return reads
 
     return install
 
@@ -456,3 +462,43 @@ def test_a_wrong_code_whose_challenge_was_spent_after_the_read_is_not_counted(
             user.pk, secret.pk, _wrong(enrolled, clock), method="totp", epoch=epoch
         )
     assert Secret.objects.get().failure_count == 0
+
+
+def test_a_right_code_read_before_a_failure_is_checked_again_under_the_lock(
+    stale_read, enrolled, user, clock
+):
+    """A failure counted between the first try's read and its UPDATE: the right code is
+    not accepted by that UPDATE (a burst of guesses would otherwise each get a try) but
+    in the failures' queue, where this one, the secret not locked, still passes."""
+    from django_mfa_enroll import services
+
+    secret = Secret.objects.get()
+    reads = stale_read(lambda: Secret.objects.update(failure_count=1))
+    factor = services.verify_second_factor(user.pk, secret.pk, clock.code(enrolled["key"]))
+    assert reads == [False, True] and factor.method == "totp"
+    assert Secret.objects.get().failure_count == 0
+
+
+def test_a_lost_first_try_costs_the_same_for_a_right_and_a_wrong_code(
+    stale_read, enrolled, user, clock
+):
+    """Before the second look under the lock, a right code and a wrong one have sent the
+    same statements (a SELECT, an UPDATE that changed nothing): the time of the 429 says
+    nothing about the code."""
+    from django_mfa_enroll import services
+
+    secret = Secret.objects.get()
+    until = clock.now + timedelta(seconds=60)
+    spent = {}
+    for label, code in (("right", clock.code(enrolled["key"])), ("wrong", _wrong(enrolled, clock))):
+        Secret.objects.update(failure_count=0, locked_until=None)
+        stale_read(lambda: Secret.objects.update(failure_count=9, locked_until=until))
+        with CaptureQueriesContext(connection) as captured, pytest.raises(services.Locked):
+            services.verify_second_factor(user.pk, secret.pk, code)
+        sql = [q["sql"] for q in captured.captured_queries]
+        second_read = [i for i, q in enumerate(sql) if q.startswith("SELECT")][1]
+        spent[label] = [q.split()[0] for q in sql[:second_read]]
+    assert spent["right"] == spent["wrong"]
+    assert spent["right"].count("SELECT") == 1 and any(
+        v in ("UPDATE", "WITH") for v in spent["right"]
+    )

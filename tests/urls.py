@@ -17,7 +17,7 @@ from rest_framework_simplejwt.views import (
 )
 
 from django_mfa_enroll.admin import MFAUserAdminMixin, use_mfa_login
-from django_mfa_enroll.authentication import JWTAuthentication
+from django_mfa_enroll.authentication import APIKeyAuthentication, JWTAuthentication
 from django_mfa_enroll.permissions import IsMFAVerified, mfa_within
 
 use_mfa_login(admin.site)
@@ -41,6 +41,20 @@ class WhoAmI(APIView):
 
     def get(self, request):
         return Response({"user": str(request.user.pk)})
+
+
+class KeyOrToken(WhoAmI):
+    """A site's own API with the app's API keys beside JWT (its DEFAULT_AUTHENTICATION_CLASSES)."""
+
+    authentication_classes = [APIKeyAuthentication, JWTAuthentication]
+
+
+class KeySensitive(KeyOrToken):
+    permission_classes = [IsMFAVerified]
+
+
+class KeyStepUp(KeyOrToken):
+    permission_classes = [mfa_within(300)]
 
 
 class Sensitive(WhoAmI):
@@ -76,5 +90,8 @@ urlpatterns = [
     path("site/whoami/", WhoAmI.as_view()),
     path("site/sensitive/", Sensitive.as_view()),
     path("site/step-up/", StepUp.as_view()),
+    path("site/key/whoami/", KeyOrToken.as_view()),
+    path("site/key/sensitive/", KeySensitive.as_view()),
+    path("site/key/step-up/", KeyStepUp.as_view()),
     path("", include("django_mfa_enroll.urls")),
 ]

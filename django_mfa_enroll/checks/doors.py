@@ -169,3 +169,25 @@ def _imported(path: str) -> Any:
         return import_string(path)
     except ImportError:
         return None  # E003 reports it
+
+
+E013 = "django_mfa_enroll.E013"
+
+
+@register(Tags.security)
+def check_api_keys_stay_out_of_the_apps_views(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """API keys authenticate a site's own views, never the app's: a key must not reach a
+    factor, a key or a token (the views refuse one anyway; this says so at start-up)."""
+    from ..authentication import APIKeyAuthentication
+
+    return [
+        Error(
+            f"MFA_ENROLL['AUTHENTICATION_CLASSES'] names {path}: the app's own views (secrets, "
+            "security history) would take API keys, which are for a site's own API only.",
+            hint="Take it out there, and add it to REST_FRAMEWORK['DEFAULT_AUTHENTICATION_"
+            "CLASSES'] (or a view's authentication_classes) instead.",
+            id=E013,
+        )
+        for path in mfa_settings.AUTHENTICATION_CLASSES
+        if isinstance(cls := _imported(path), type) and issubclass(cls, APIKeyAuthentication)
+    ]

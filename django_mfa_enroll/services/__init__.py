@@ -23,10 +23,21 @@ whichever module a function lives in:
 - ``credentials``: whether a session or token still matches the user's MFA state, and
   whether its login is recent;
 - ``events``: the security history, with where each change came from; ``notify``: its mail;
-- ``operators``: reset, revoke, unlock, key rotation, cleanup.
+- ``operators``: reset, revoke, unlock, key rotation, cleanup;
+- ``api_keys``: API keys for machine clients: made, checked, revoked.
 """
 
 from . import clock
+from .api_keys import (
+    NewAPIKey,
+    api_keys_of,
+    authenticate_api_key,
+    create_api_key,
+    find_api_key,
+    get_api_key,
+    revoke_api_key,
+    revoke_api_keys,
+)
 from .code_sets import regenerate_backup_codes
 from .credentials import (
     METHOD_TYPES,
@@ -37,6 +48,10 @@ from .credentials import (
 )
 from .errors import (
     AlreadyEnrolled,
+    APIKeyExpired,
+    APIKeyInvalid,
+    APIKeyLimit,
+    APIKeyNotAllowed,
     ChallengeInvalid,
     ChallengeUsed,
     CodeRequired,
@@ -51,6 +66,7 @@ from .errors import (
     NotPending,
     ReauthenticationRequired,
     ReusedCode,
+    SecondFactorRequired,
     SecretExists,
     SecretNotFound,
     UserNotFound,
@@ -87,6 +103,19 @@ from .totp_secrets import (
 from .verification import BACKUP_CODE, TOTP, verify_any_code
 
 __all__ = [
+    "find_api_key",
+    "NewAPIKey",
+    "api_keys_of",
+    "authenticate_api_key",
+    "create_api_key",
+    "get_api_key",
+    "revoke_api_key",
+    "revoke_api_keys",
+    "APIKeyExpired",
+    "APIKeyInvalid",
+    "APIKeyLimit",
+    "APIKeyNotAllowed",
+    "SecondFactorRequired",
     "AMR",
     "BACKUP_CODE",
     "ME",

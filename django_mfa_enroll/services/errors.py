@@ -119,3 +119,34 @@ class ReauthenticationRequired(CredentialRefused):
         "For your security, this needs a recent login: log in again (with your second "
         "factor, if you have one), then retry."
     )
+
+
+class APIKeyInvalid(MFAError):
+    code = "api_key_invalid"
+    message = _(
+        "This API key is not valid: it was revoked, mistyped, or its user is inactive. "
+        "Create a new key."
+    )
+
+
+class APIKeyExpired(APIKeyInvalid):
+    code = "api_key_expired"
+    message = _("This API key has expired; create a new key.")
+
+
+class APIKeyLimit(MFAError):
+    code = "api_key_limit"
+    message = _("You have as many API keys as allowed; revoke one you no longer use first.")
+
+
+class APIKeyNotAllowed(MFAError):
+    code = "api_key_not_allowed"
+    message = _("An API key cannot do this: log in with your password (and your second factor).")
+
+
+class SecondFactorRequired(MFAError):
+    code = "mfa_required"
+    message = _(
+        "This needs a login with your second factor: log in again with your password and "
+        "a code, then retry."
+    )

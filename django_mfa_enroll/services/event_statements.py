@@ -60,14 +60,17 @@ def insert_event(values: tuple[Any, ...]) -> None:
 FROM_SECRET = (("user", "user"), ("at", "last_used_at"), ("secret_id", "id"))
 
 
-def after_update_sql(update_sql: str, alias: str, connection: Any) -> str | None:
+def after_update_sql(
+    update_sql: str, alias: str, connection: Any, at: str = "last_used_at"
+) -> str | None:
     """``update_sql`` (an UPDATE of one secret) with the event's INSERT joined to it, run
-    only when the row was updated; None where the database cannot (a data-modifying WITH
-    is PostgreSQL's) or the event lives in another database. Its parameters: the
-    UPDATE's, then ``params_after_update``'s."""
+    only when the row was updated, the event's time read from the secret's column ``at``
+    as updated; None where the database cannot (a data-modifying WITH is PostgreSQL's) or
+    the event lives in another database. Its parameters: the UPDATE's, then
+    ``params_after_update``'s."""
     if connection.vendor != "postgresql" or router.db_for_write(Event) != alias:
         return None
-    return _after_update_sql(update_sql, alias, connection.vendor)
+    return _after_update_sql(update_sql, alias, connection.vendor, at)
 
 
 def params_after_update(values: tuple[Any, ...], connection: Any) -> list[Any]:
@@ -76,11 +79,14 @@ def params_after_update(values: tuple[Any, ...], connection: Any) -> list[Any]:
 
 
 @functools.lru_cache(maxsize=32)
-def _after_update_sql(update_sql: str, alias: str, vendor: str) -> str:
+def _after_update_sql(update_sql: str, alias: str, vendor: str, at: str) -> str:
     connection = connections[alias]
     quote = connection.ops.quote_name
     secret_fields: Any = Secret._meta
-    from_secret = {name: str(secret_fields.get_field(field).column) for name, field in FROM_SECRET}
+    from_secret = {
+        name: str(secret_fields.get_field(at if name == "at" else field).column)
+        for name, field in FROM_SECRET
+    }
     returned = ", ".join(quote(column) for column in from_secret.values())
     # A value from the updated row, or a parameter cast to its column's type (the
     # parameters of a SELECT list have none).

@@ -27,7 +27,9 @@ from .event_statements import insert_event
 from .notify import notify_after_commit
 
 #: What an event's ``detail`` may hold: counts and reasons, nothing secret.
-DETAIL_KEYS = frozenset({"method", "codes_left", "reason", "failures", "retry_after", "secrets"})
+DETAIL_KEYS = frozenset(
+    {"method", "codes_left", "reason", "failures", "retry_after", "secrets", "prefix"}
+)
 
 
 @dataclass(frozen=True)

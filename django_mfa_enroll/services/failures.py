@@ -1,12 +1,12 @@
 """Failures (NIST 800-63B 5.2.2; RFC 4226 7.3): counted per secret, so per user, in the
 database, whatever the IP, session or challenge. A growing delay after a few, then a lock.
 
-Every refusal of a code is decided on the secret's row locked (SELECT ... FOR UPDATE; on
-SQLite the write lock of an IMMEDIATE transaction), and its failure is written in the same
-transaction before the lock goes: parallel guesses queue up and each sees the count and
-lock the one before left. The error is raised after the transaction commits. (A login's
-first try at a TOTP code reads the row unlocked and can only accept: its UPDATE wins only
-while no failure has locked the secret, else the code is checked again here.)
+A code is checked on the secret's row locked (SELECT ... FOR UPDATE; on SQLite the write
+lock of an IMMEDIATE transaction), and its failure is written in the same transaction
+before the lock goes: parallel guesses queue up and each sees the count and lock the one
+before left. The error is raised after the transaction commits. (A login's first try at a
+TOTP code, first_try.py, reads the row unlocked and writes, a success or a failure, only
+while the row holds the count and state it read: else the code is checked again here.)
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import router, transaction
 from django.db.models import F, Q
 
 from .. import signals
@@ -47,46 +46,17 @@ def wait_after(failures: int) -> int:
     )
 
 
-def count_failure(
-    secret: Secret,
-    now: datetime,
-    error: MFAError,
-    unlocked: bool = False,
-    epoch: int | None = None,
-) -> bool:
-    """Count one failure of the locked secret and set the wait it earns, in one UPDATE, and
-    record it; return True.
+def count_failure(secret: Secret, now: datetime, error: MFAError) -> None:
+    """Count one failure of the locked secret and set the wait it earns, in one UPDATE.
 
-    With ``unlocked`` (the secret read without a row lock, a login's first try), only while
-    the row still holds the count that was read, is active and takes codes, and with
-    ``epoch`` while the login challenge holds, in a transaction of its own; False: it
-    changed meanwhile, nothing is written, and the code must be checked again under the
-    lock. The count and wait ride on the error, for
-    ``announce_failure`` after the commit.
+    The count and wait ride on the error, for ``announce_failure`` after the commit.
     """
     failures = secret.failure_count + 1
     wait = wait_after(failures)
     updates: dict[str, Any] = {"failure_count": F("failure_count") + 1, "last_failure_at": now}
     if wait:
         updates["locked_until"] = now + timedelta(seconds=wait)
-    rows = Secret.objects.filter(pk=secret.pk)
-    if not unlocked:
-        rows.update(**updates)
-        _recorded(secret, failures, wait, error)
-        return True
-    rows = rows.filter(failure_count=secret.failure_count, status=Secret.Status.ACTIVE)
-    if epoch is not None:
-        rows = rows.filter(challenge_epoch=epoch)
-    with transaction.atomic(using=router.db_for_write(Secret), savepoint=False):
-        if not rows.filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now)).update(
-            **updates
-        ):
-            return False
-        _recorded(secret, failures, wait, error)
-    return True
-
-
-def _recorded(secret: Secret, failures: int, wait: int, error: MFAError) -> None:
+    Secret.objects.filter(pk=secret.pk).update(**updates)
     secret.failure_count = failures
     error.failures, error.wait = failures, wait
     kind = (

@@ -12,18 +12,18 @@ from django.db import router, transaction
 from .. import signals
 from ..models import BackupCode, Event, Secret
 from . import clock
-from .errors import ChallengeInvalid, ChallengeUsed, CodeRequired, InvalidCode, Locked, MFAError
-from .events import event_values, record, written
-from .failures import announce_failure, attempt, count_failure, is_locked
+from .errors import ChallengeInvalid, ChallengeUsed, CodeRequired, Locked, MFAError
+from .events import record, written
+from .failures import announce_failure, attempt
+from .first_try import first_try, login_event
 from .lookups import active_secret
-from .statements import locked_for_login, record_success
+from .statements import locked_for_login
 from .verification import (
     BACKUP_CODE,
     TOTP,
     accept_totp,
     consume_backup_code,
     method_of,
-    totp_step,
 )
 
 logger = logging.getLogger("django_mfa_enroll")
@@ -98,9 +98,12 @@ def verify_second_factor(
     method = method or method_of(typed)
     alias = router.db_for_write(Secret)
     if method == TOTP:
-        accepted = _first_try(alias, user_id, secret_id, typed, now, epoch)
-        if accepted is not None:
-            return accepted
+        tried = first_try(alias, user_id, secret_id, typed, now, epoch)
+        if tried is not None:
+            tried_secret, wrong = tried
+            if wrong is not None:
+                _refuse(tried_secret, wrong)
+            return _accepted(tried_secret, TOTP, now)
     error: MFAError | None
     with transaction.atomic(using=alias):
         secret = locked_for_login(alias, secret_id, user_id)
@@ -111,7 +114,7 @@ def verify_second_factor(
         try:
             if method == TOTP:
                 code = typed.replace(" ", "")
-                login = _login_event(secret, now)
+                login = login_event(secret, now)
                 error = attempt(secret, now, lambda: accept_totp(secret, code, now, epoch, login))
                 if error is None:
                     written(login)  # with the UPDATE that accepted the code
@@ -132,45 +135,6 @@ def _refuse(secret: Secret, error: MFAError) -> NoReturn:
     if not isinstance(error, ChallengeUsed):
         signals.login_failed.send(Secret, secret=secret, user=secret.user, reason=error.code)
     raise error
-
-
-def _first_try(
-    alias: str,
-    user_id: Any,
-    secret_id: Any,
-    typed: str,
-    now: datetime,
-    epoch: int | None,
-) -> SecondFactor | None:
-    """A login's first try at a TOTP code, with no row lock: a right code accepted, a wrong
-    one counted, each by a conditional UPDATE that holds only while the secret is as read
-    (two round trips for a right code, where the locked check takes four). None: whatever
-    else (a spent challenge, a lock, a code used before, a race lost) is decided under the
-    lock."""
-    secret = locked_for_login(alias, secret_id, user_id, lock=False)
-    if (
-        secret is None
-        or not getattr(secret.user, "is_active", True)
-        or (epoch is not None and secret.challenge_epoch != epoch)
-        or is_locked(secret, now)
-    ):
-        return None
-    step = totp_step(secret, typed.replace(" ", ""), now)
-    if step is None:
-        error = InvalidCode()
-        if not count_failure(secret, now, error, unlocked=True, epoch=epoch):
-            return None
-        _refuse(secret, error)
-    login = _login_event(secret, now)
-    if not record_success(secret, now, epoch, step, login, unlocked=True):
-        return None
-    written(login)  # with the UPDATE that accepted the code
-    return _accepted(secret, TOTP, now)
-
-
-def _login_event(secret: Secret, now: datetime) -> tuple[Any, ...]:
-    """The values of a TOTP login's event, written by the UPDATE that accepts the code."""
-    return event_values(secret.user_id, Event.Type.LOGIN, secret_id=secret.pk, at=now, method=TOTP)
 
 
 def _accepted(secret: Secret, method: str, now: datetime) -> SecondFactor:

@@ -208,10 +208,11 @@ def _success_sql(alias: str, vendor: str, step: bool, challenge: bool, unlocked:
     if challenge:
         sets.append(f"{column('challenge_epoch')} = {column('challenge_epoch')} + 1")
         where.append(f"{column('challenge_epoch')} = %s")
-    if unlocked:  # the row was read without a lock: still active, and still taking codes
+    if unlocked:  # read without a lock: still active, taking codes, no failure since
         where.append(f"{column('status')} = %s")
         locked_until = column("locked_until")
         where.append(f"({locked_until} IS NULL OR {locked_until} <= %s)")
+        where.append(f"{column('failure_count')} = %s")
     table = quote(Secret._meta.db_table)
     # Names from _meta, quoted by the backend; every value is a parameter.
     return f"UPDATE {table} SET {', '.join(sets)} WHERE {' AND '.join(where)}"  # noqa: S608
@@ -232,8 +233,10 @@ def record_success(
     challenge holds, and spends it. With ``event`` (its values), the event is written if
     and only if the UPDATE won: on PostgreSQL in the same statement (one round trip less
     on every login), elsewhere by an INSERT after it, in one transaction. With ``unlocked``
-    (the secret read without a row lock), only while the row is still active and takes
-    codes (no failure has locked it meanwhile).
+    (the secret read without a row lock), only while the row is still active, takes codes
+    and holds the failure count that was read: a right code that raced a failure is
+    decided again under the lock, in the failures' queue (a burst of guesses gets no more
+    tries than one at a time).
     """
     alias = router.db_for_write(Secret, instance=secret)
     connection = connections[alias]
@@ -250,6 +253,7 @@ def record_success(
     if unlocked:
         params.append(str(Secret.Status.ACTIVE))
         params.append(_field("locked_until").get_db_prep_value(now, connection))
+        params.append(_field("failure_count").get_db_prep_value(secret.failure_count, connection))
     sql = _success_sql(alias, connection.vendor, step is not None, epoch is not None, unlocked)
     joined = None if event is None else event_statements.after_update_sql(sql, alias, connection)
     if joined is not None and event is not None:

@@ -14,8 +14,9 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
 from .. import services
+from ..authentication import APIKeyAuthentication
 from ..conf import mfa_settings
-from ..exceptions import exception_handler
+from ..exceptions import ServiceError, exception_handler
 from ..parsers import StrictJSONParser
 
 
@@ -42,6 +43,13 @@ class MFAAPIMixin:
     def get_authenticators(self) -> list[Any]:
         # Read at request time, so override_settings and late configuration both work.
         return [import_string(path)() for path in mfa_settings.AUTHENTICATION_CLASSES]
+
+    def perform_authentication(self, request: Any) -> None:
+        super().perform_authentication(request)  # type: ignore[misc]
+        if isinstance(request.successful_authenticator, APIKeyAuthentication):
+            # A key never reaches a factor, a key or a token: even where a site let the
+            # app's views read keys (check E013 says not to).
+            raise ServiceError(services.APIKeyNotAllowed())
 
     def get_exception_handler(self) -> Any:
         return exception_handler

@@ -11,24 +11,27 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import services
-from ..permissions import RecentLogin
+from ..permissions import RecentLogin, authentication_of
 from ..qrcodes import QR_FORMATS, qr_image
 from ..schema import (
     document,
+    new_secret_answers,
     qr_parameters,
     qr_responses,
     secret_parameters,
     user_parameters,
 )
 from ..serializers import (
+    APIKEY,
     CodesSerializer,
     CreateSecretSerializer,
     DeleteSecretSerializer,
     EnrollmentSerializer,
-    NewSecretSerializer,
     SecretSerializer,
     TokenSerializer,
+    api_key_body,
     enrollment_body,
+    new_api_key_body,
     new_secret_body,
 )
 from .base import MFAAPIMixin, _issuer, _validated
@@ -60,13 +63,16 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
         parameters=user_parameters(),
     )
     def list(self, request: Request, user_id: str) -> Response:
-        """Return the user's secrets (never a key); each with its backup codes remaining."""
+        """Return the user's secrets (never a key): the MFA secret with its backup codes
+        remaining, then the API keys (their prefixes and dates)."""
         owner = self._owner(user_id, staff="view_secret")
-        return Response(SecretSerializer(services.secrets_of(owner), many=True).data)
+        secrets = SecretSerializer(services.secrets_of(owner), many=True).data
+        keys = [api_key_body(row) for row in services.api_keys_of(owner)]
+        return Response([*secrets, *keys])
 
     @document(
         request=CreateSecretSerializer,
-        responses={200: NewSecretSerializer},
+        responses={200: new_secret_answers()},
         errors=(400, 401, 404, 409, 415),
         parameters=user_parameters(),
     )
@@ -75,9 +81,23 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
 
         Answers 200 with the secret's ``otpauth_url`` and base32 ``secret``, shown while the
         secret is pending only. A pending secret is replaced; an active one answers 409.
+
+        ``{"type": "apikey", "description"?, "expires_in"?}`` makes an API key, answered
+        once in ``secret``; it needs a login with a second factor when MFA is on (403
+        ``mfa_required``), and at most ``API_KEY_MAX`` keys (409 ``api_key_limit``).
         """
         owner = self._owner(user_id)
         data = _validated(CreateSecretSerializer, request.data)
+        if data["type"] == APIKEY:
+            amr, auth_time, _sid = authentication_of(request)
+            made = services.create_api_key(
+                owner,
+                amr=amr,
+                auth_time=auth_time,
+                description=data["description"],
+                expires_in=data.get("expires_in"),
+            )
+            return Response(new_api_key_body(made))
         new = services.create_secret(
             owner, issuer=_issuer(request), description=data["description"]
         )
@@ -85,9 +105,12 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
 
     @document(responses={200: SecretSerializer}, errors=(401, 404), parameters=secret_parameters())
     def retrieve(self, request: Request, user_id: str, secret_id: str) -> Response:
-        """Return one secret, with the same fields as the list."""
+        """Return one secret or API key, with the same fields as the list."""
         owner = self._owner(user_id, staff="view_secret")
-        return Response(SecretSerializer(services.get_secret(owner, secret_id)).data)
+        try:
+            return Response(SecretSerializer(services.get_secret(owner, secret_id)).data)
+        except services.SecretNotFound:
+            return Response(api_key_body(services.get_api_key(owner, secret_id)))
 
     @document(
         request=TokenSerializer,
@@ -132,8 +155,16 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
 
         Staff holding ``reset_mfa`` may delete another user's secret without a code: that
         is an admin reset (recorded, and the user's refresh tokens end).
+
+        An API key of one's own is deleted without a code, and stops working at once.
         """
-        owner = self._owner(user_id, secret_id, staff="reset_mfa")
+        try:
+            owner = self._owner(user_id, secret_id, staff="reset_mfa")
+        except services.SecretNotFound:
+            if self._owner(user_id) != request.user:
+                raise
+            services.revoke_api_key(request.user, secret_id)  # one's own key, or 404
+            return Response(status=204)
         if owner.pk != request.user.pk:
             services.reset_mfa(owner, by=request.user)
         else:

@@ -159,7 +159,7 @@ SPECTACULAR_SETTINGS = {
         "django_mfa_enroll.schema.postprocess",
     ],
     "ENUM_NAME_OVERRIDES": {
-        "SecretTypeEnum": "django_mfa_enroll.models.Secret.Type",
+        "SecretTypeEnum": "django_mfa_enroll.serializers.SECRET_TYPES",
         "SecretStatusEnum": "django_mfa_enroll.models.Secret.Status",
         "AccessTypeEnum": ["ACCESS"],
         "ChallengeTypeEnum": ["CHALLENGE"],

@@ -1,0 +1,69 @@
+"""API keys as values: make one, read one, hash one, check one. Pure: no ORM, no Django.
+
+A key reads ``mfak_<prefix>_<secret>``:
+
+- ``prefix``: 12 base32 characters (60 random bits), public. It names the key's row, so a
+  check is one indexed read and one hash, whatever the number of keys (as a backup code's
+  selector does). Shown in lists, so a person can tell their keys apart.
+- ``secret``: 43 base64url characters, 256 random bits from the OS CSPRNG.
+
+Only the SHA-256 of the whole key is stored: at 256 random bits no guess can be tried
+offline against it, so a slow hash would buy nothing (unlike a password or a backup code).
+The check compares hashes in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+TAG = "mfak"
+PREFIX_LENGTH = 12
+SECRET_BYTES = 32
+#: The longest text that can be a key: anything longer is refused before any work.
+MAX_LENGTH = len(TAG) + 1 + PREFIX_LENGTH + 1 + 43
+_SHAPE = re.compile(rf"{TAG}_([a-z2-7]{{{PREFIX_LENGTH}}})_([A-Za-z0-9_-]{{43}})")
+#: What a check compares against when no row has the prefix: the same work as a wrong key.
+UNKNOWN_HASH = hashlib.sha256(b"no key has this hash").hexdigest()
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A key made for a user: the whole key (shown once), its prefix and its hash."""
+
+    key: str
+    prefix: str
+    key_hash: str
+
+
+def new_key() -> NewKey:
+    """Make a key: a random public prefix and 256 random secret bits."""
+    prefix = base64.b32encode(secrets.token_bytes(8)).decode("ascii").lower()[:PREFIX_LENGTH]
+    secret = base64.urlsafe_b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+    key = f"{TAG}_{prefix}_{secret.rstrip('=')}"
+    return NewKey(key, prefix, hash_key(key))
+
+
+def prefix_of(text: str) -> str | None:
+    """The prefix of a well-formed key, or None for anything that cannot be a key."""
+    if not isinstance(text, str) or len(text) != MAX_LENGTH:
+        return None
+    match = _SHAPE.fullmatch(text)
+    return match.group(1) if match else None
+
+
+def hash_key(key: str) -> str:
+    """The SHA-256 of the key, in hex: what the database keeps."""
+    return hashlib.sha256(key.encode("ascii")).hexdigest()
+
+
+def check(key: str, stored_hash: str | None) -> bool:
+    """Whether ``key`` hashes to ``stored_hash``, compared in constant time. With no stored
+    hash (no row has the prefix) it does the same work and answers False."""
+    computed = hash_key(key)
+    expected = UNKNOWN_HASH if stored_hash is None else stored_hash
+    return hmac.compare_digest(computed, expected) and stored_hash is not None
