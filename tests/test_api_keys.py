@@ -221,10 +221,22 @@ def test_a_guess_costs_the_same_whether_or_not_its_prefix_exists(made, monkeypat
         assert len(captured.captured_queries) == 1 and compared == [1]
 
 
-@pytest.mark.parametrize("path", ["/site/key/sensitive/", "/site/key/step-up/"])
-def test_a_key_is_never_mfa_verified(made, path):
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/site/key/sensitive/", 403), ("/site/key/step-up/", 403), ("/site/key/recent/", 401)],
+)
+def test_a_key_is_never_mfa_verified_nor_a_recent_login(made, user, path, status):
     response = with_key(made["secret"]).get(path)
-    assert response.status_code == 403
+    assert response.status_code == status
+    jwt = APIClient()
+    jwt.credentials(HTTP_AUTHORIZATION=f"jwt {access_token_for(user)}")
+    assert jwt.get("/site/key/recent/").status_code == 200  # the same view takes a login
+
+
+def test_an_admin_reset_of_mfa_leaves_keys_alone(flow, enrolled, user, clock):
+    new = services.create_api_key(user, amr=["pwd", "mfa"], auth_time=int(clock.now.timestamp()))
+    services.reset_mfa(user, by="test")
+    assert with_key(new.key).get("/site/key/whoami/").status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from rest_framework_simplejwt.views import (
 
 from django_mfa_enroll.admin import MFAUserAdminMixin, use_mfa_login
 from django_mfa_enroll.authentication import APIKeyAuthentication, JWTAuthentication
-from django_mfa_enroll.permissions import IsMFAVerified, mfa_within
+from django_mfa_enroll.permissions import IsMFAVerified, RecentLogin, mfa_within
 
 use_mfa_login(admin.site)
 
@@ -57,6 +57,10 @@ class KeyStepUp(KeyOrToken):
     permission_classes = [mfa_within(300)]
 
 
+class KeyRecent(KeyOrToken):
+    permission_classes = [RecentLogin]
+
+
 class Sensitive(WhoAmI):
     permission_classes = [IsMFAVerified]
 
@@ -93,5 +97,6 @@ urlpatterns = [
     path("site/key/whoami/", KeyOrToken.as_view()),
     path("site/key/sensitive/", KeySensitive.as_view()),
     path("site/key/step-up/", KeyStepUp.as_view()),
+    path("site/key/recent/", KeyRecent.as_view()),
     path("", include("django_mfa_enroll.urls")),
 ]
