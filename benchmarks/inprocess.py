@@ -280,6 +280,9 @@ def operations(harness: Harness) -> list[Op]:
     )
     password = "a-long-benchmark-password-123"  # noqa: S105 - a benchmark user's
     floor_user = _make_user("floor")
+    api_key = services.create_api_key(
+        floor_user, amr=["pwd"], auth_time=int(clock.now.timestamp())
+    ).key
     creator = _make_user("creator")
     totp_user = _enroll(harness, _make_user("totp"))
     full_set = _enroll(harness, _make_user("fullset"))
@@ -416,6 +419,16 @@ def operations(harness: Harness) -> list[Op]:
             "client",
             mfa_login,
             get_as_user("/bench/whoami/mfa"),
+            _expect_status(200),
+            cheap,
+            versus="auth_stock",
+        ),
+        Op(
+            "auth_apikey",
+            "GET, an API key",
+            "client",
+            lambda: {"auth": f"apikey {api_key}"},
+            get_as_user("/bench/whoami/apikey"),
             _expect_status(200),
             cheap,
             versus="auth_stock",
@@ -614,20 +627,35 @@ def run(*, quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
         reference = by_key[op.versus] if op.versus else floor if op.layer == "client" else None
         results.append(harness.measure(op, reference=reference))
     results[0]["ratio_to_floor"] = 1.0
-    return {"operations": results, "state_check": state_check(results)}
+    return {
+        "operations": results,
+        "state_check": state_check(results),
+        "api_key_check": api_key_check(results),
+    }
 
 
-def state_check(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """What following the MFA state costs an authenticated request: the same GET behind the
-    app's JWTAuthentication against simplejwt's, measured side by side."""
-    ours = next(r for r in results if r["key"] == "auth_mfa")
+def _beside_stock(results: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """The GET ``key`` against the same GET behind simplejwt's JWT, measured side by side."""
+    ours = next(r for r in results if r["key"] == key)
     stock = next(r for r in results if r["key"] == "auth_stock")
     return {
         "ratio": ours["ratio_to_floor"],  # measured against the stock GET, interleaved
         "cpu_ratio": ours["cpu_ratio_to_floor"],
         "ours_median_ms": ours["median_ms"],
         "stock_median_ms": ours["floor_interleaved_median_ms"],
+        "queries": ours["queries_total"],
         "extra_queries": ours["queries_total"] - stock["queries_total"],
         "extra_app_queries": ours["queries_app"] - stock["queries_app"],
         "extra_statement": [s for s in ours["statements"] if s not in stock["statements"]],
     }
+
+
+def api_key_check(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a key-authenticated GET costs beside the same GET behind simplejwt's JWT."""
+    return _beside_stock(results, "auth_apikey")
+
+
+def state_check(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """What following the MFA state costs an authenticated request: the same GET behind the
+    app's JWTAuthentication against simplejwt's, measured side by side."""
+    return _beside_stock(results, "auth_mfa")

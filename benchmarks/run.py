@@ -307,6 +307,16 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 },
             }
         )
+    keys = (inprocess or {}).get("api_key_check")
+    if keys:
+        out.append(
+            {
+                # Issue 19: a key-authenticated request, at most one indexed read.
+                "target": "a GET with an API key costs one read, as simplejwt's JWT does",
+                "met": keys["queries"] <= 1,
+                "figures": {k: keys[k] for k in ("ratio", "cpu_ratio", "queries", "extra_queries")},
+            }
+        )
     http = results.get("http")
     if http:
         ratio = http["totp_to_floor_rps"]

@@ -14,7 +14,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import (
+    apikey_admin,  # noqa: F401 - registers the API keys' admin
+    services,
+)
 from .admin_actions import RESET_QUESTION, confirm, has_perm, reset_users
 from .forms import MFAAdminAuthenticationForm
 from .history_admin import EventAdmin, history_table, may_view_events

@@ -12,8 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .admin_actions import RESET_QUESTION, confirm, has_perm, reset_users
+from .apikey_admin import confirm_and_revoke
 from .history_admin import history_table, may_view_events
-from .models import BackupCode, Event, MFAState, Secret
+from .models import APIKey, BackupCode, Event, MFAState, Secret
 
 
 class MFAStatusFilter(admin.SimpleListFilter):
@@ -49,8 +50,8 @@ class MFAUserAdminMixin:
         super().__init__(*args, **kwargs)
         # Added to the site's own actions; Django shows it to holders of reset_mfa only.
         actions = list(self.actions or [])  # type: ignore[has-type]
-        if "reset_mfa" not in actions:
-            self.actions = [*actions, "reset_mfa"]
+        added = [name for name in ("reset_mfa", "revoke_api_keys") if name not in actions]
+        self.actions = [*actions, *added]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         active = Secret.objects.filter(user=OuterRef("pk"), status=Secret.Status.ACTIVE)
@@ -87,7 +88,8 @@ class MFAUserAdminMixin:
         # The MFA rows of a deleted user go with it (the database cascades them), though no
         # one deletes them by hand in their own admins: they never hold up deleting a user.
         deleted, counts, needed, protected = super().get_deleted_objects(objs, request)  # type: ignore[misc]
-        ours = {str(model._meta.verbose_name) for model in (Secret, BackupCode, Event, MFAState)}
+        models = (Secret, BackupCode, Event, MFAState, APIKey)
+        ours = {str(model._meta.verbose_name) for model in models}
         return deleted, counts, {name for name in needed if str(name) not in ours}, protected
 
     def response_action(
@@ -112,3 +114,11 @@ class MFAUserAdminMixin:
             return page
         reset_users(self, request, users)  # type: ignore[arg-type]
         return None
+
+    def has_revoke_api_keys_permission(self, request: HttpRequest) -> bool:
+        return has_perm(request, "revoke_api_keys")
+
+    @admin.action(description=_("Revoke API keys"), permissions=["revoke_api_keys"])
+    def revoke_api_keys(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        keys = list(APIKey.objects.filter(user__in=queryset).select_related("user"))
+        return confirm_and_revoke(self, request, queryset, keys)

@@ -293,8 +293,14 @@ def test_mfa_status_lists_and_details(alice, user, clock):
     assert "1 enrolled, 1 pending, 1 locked" in out
     assert "backup codes left 10" in out
     assert "alice" in run("mfa_status", str(user.pk)) and "bob" not in run("mfa_status", "alice")
-    make_user("dave")
-    assert run("mfa_status", "dave").strip() == "dave: no MFA"
+    dave = make_user("dave")
+    assert run("mfa_status", "dave").strip() == "dave: no MFA, API keys 0"
+    now = int(clock.now.timestamp())
+    for owner in (dave, user, user):
+        services.create_api_key(owner, amr=["pwd", "mfa"], auth_time=now)
+    assert run("mfa_status", "dave").strip() == "dave: no MFA, API keys 1"
+    out = run("mfa_status")
+    assert "backup codes left 10\tAPI keys 2" in out and out.strip().endswith("; 3 API keys")
     for needle in secret_material(alice):
         assert needle not in out
 
@@ -513,3 +519,87 @@ def test_retention_walks_from_the_oldest(alice, user, settings, clock):
         q["sql"] for q in seen.captured_queries if "django_mfa_enroll_event" in q["sql"]
     ]
     assert 'ORDER BY "django_mfa_enroll_event"."id" ASC' in select
+
+
+# API keys.
+
+KEYS = "/admin/django_mfa_enroll/apikey/"
+
+
+def user_perms(*actions: str) -> list[str]:
+    from django.contrib.auth import get_user_model
+
+    return [f"{action}_{get_user_model()._meta.model_name}" for action in actions]
+
+
+@pytest.fixture
+def keys(user, clock):
+    now = int(clock.now.timestamp())
+    return [
+        services.create_api_key(user, amr=["pwd"], auth_time=now, description=f"job {n}")
+        for n in range(2)
+    ]
+
+
+def test_the_key_list_shows_prefixes_never_keys_or_hashes(admin_client, keys):
+    from django_mfa_enroll.models import APIKey
+
+    page = admin_client.get(KEYS).content.decode()
+    detail = admin_client.get(f"{KEYS}{keys[0].row.pk}/change/").content.decode()
+    for shown in (page, detail):
+        for made in keys:
+            assert made.key not in shown and made.row.key_hash not in shown
+    assert all(made.row.prefix in page for made in keys) and "job 1" in page
+    assert admin_client.get(f"{KEYS}add/").status_code == 403
+    assert admin_client.post(f"{KEYS}{keys[0].row.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert APIKey.objects.count() == 2
+
+
+def test_revoke_asks_first_then_revokes_records_and_logs(admin_client, keys, superuser):
+    from django_mfa_enroll.models import APIKey, Event
+
+    first = keys[0].row
+    assert (
+        act(admin_client, "revoke_api_keys", [first], confirm=False, path=KEYS).status_code == 200
+    )
+    assert APIKey.objects.count() == 2
+    assert act(admin_client, "revoke_api_keys", [first], path=KEYS).status_code == 302
+    assert list(APIKey.objects.values_list("pk", flat=True)) == [keys[1].row.pk]
+    event = Event.objects.get(type="apikey_revoked")
+    assert event.secret_id == first.pk and event.actor == f"user {superuser.pk}"
+    assert LogEntry.objects.get().object_id == str(first.user_id)
+
+
+def test_revoke_from_the_user_admin_and_its_permission(keys, user):
+    from django_mfa_enroll.models import APIKey
+
+    data = {"action": "revoke_api_keys", "_selected_action": [str(user.pk)], "confirm": "yes"}
+    helpdesk = make_user("helpdesk", is_staff=True)
+    helpdesk.user_permissions.add(
+        *Permission.objects.filter(codename__in=user_perms("view", "change"))
+    )
+    client = Client()
+    force_password_login(client, helpdesk)
+    page = client.get(user_changelist())
+    assert page.status_code == 200 and "revoke_api_keys" not in page.content.decode()
+    client.post(user_changelist(), data)
+    assert APIKey.objects.count() == 2
+    helpdesk.user_permissions.add(Permission.objects.get(codename="revoke_api_keys"))
+    client = Client()
+    force_password_login(client, helpdesk)
+    assert client.post(user_changelist(), data).status_code == 302
+    assert not APIKey.objects.exists()
+
+
+def test_deleting_a_user_with_keys_needs_no_permission_on_keys(keys, user):
+    from django.contrib.auth import get_user_model
+
+    staff = make_user("janitor", is_staff=True)
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=user_perms("view", "delete"))
+    )
+    client = Client()
+    force_password_login(client, staff)
+    response = client.post(f"{user_changelist()}{user.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not get_user_model().objects.filter(pk=user.pk).exists()

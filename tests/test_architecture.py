@@ -31,7 +31,7 @@ DOORS = {
         "parsers",
         "fields",
     },
-    "admin": {"admin", "admin_actions", "user_admin", "history_admin", "forms"},
+    "admin": {"admin", "admin_actions", "user_admin", "history_admin", "forms", "apikey_admin"},
     "django": {"backends", "middleware"},
     "operator": {"management"},
 }

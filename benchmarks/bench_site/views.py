@@ -6,7 +6,7 @@ SELECT and one UPDATE. Every MFA endpoint is reported as a ratio to it.
 
 And the price of following the MFA state on every authenticated request: the same GET
 behind simplejwt's ``JWTAuthentication`` and behind the app's, which adds one indexed read
-of the user's active methods.
+of the user's active methods; and behind an API key.
 """
 
 from django.contrib.auth import get_user_model
@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication as StockJWTAuthentication
 
-from django_mfa_enroll.authentication import JWTAuthentication
+from django_mfa_enroll.authentication import APIKeyAuthentication, JWTAuthentication
 
 
 class FloorView(APIView):
@@ -56,9 +56,16 @@ class MFAWhoAmI(StockWhoAmI):
     authentication_classes = [JWTAuthentication]
 
 
+class KeyWhoAmI(StockWhoAmI):
+    """The same, with ``Authorization: apikey <key>`` (the key's row and user in one read)."""
+
+    authentication_classes = [APIKeyAuthentication]
+
+
 FLOOR_PATH = "bench/floor"
 urlpatterns = [
     path(FLOOR_PATH, FloorView.as_view(), name="bench-floor"),
     path("bench/whoami/stock", StockWhoAmI.as_view(), name="bench-whoami-stock"),
     path("bench/whoami/mfa", MFAWhoAmI.as_view(), name="bench-whoami-mfa"),
+    path("bench/whoami/apikey", KeyWhoAmI.as_view(), name="bench-whoami-apikey"),
 ]
