@@ -33,10 +33,8 @@ from .api_keys import (
     api_keys_of,
     authenticate_api_key,
     create_api_key,
-    find_api_key,
     get_api_key,
     revoke_api_key,
-    revoke_api_keys,
 )
 from .code_sets import regenerate_backup_codes
 from .credentials import (
@@ -103,14 +101,12 @@ from .totp_secrets import (
 from .verification import BACKUP_CODE, TOTP, verify_any_code
 
 __all__ = [
-    "find_api_key",
     "NewAPIKey",
     "api_keys_of",
     "authenticate_api_key",
     "create_api_key",
     "get_api_key",
     "revoke_api_key",
-    "revoke_api_keys",
     "APIKeyExpired",
     "APIKeyInvalid",
     "APIKeyLimit",

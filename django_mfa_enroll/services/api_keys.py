@@ -97,14 +97,6 @@ def get_api_key(user: Any, key_id: Any) -> APIKey:
         raise SecretNotFound from None
 
 
-def find_api_key(user: Any, key_id: Any) -> APIKey | None:
-    """One of the user's keys, or None (for any id that is not one)."""
-    try:
-        return get_api_key(user, key_id)
-    except SecretNotFound:
-        return None
-
-
 def revoke_api_key(user: Any, key_id: Any, *, by: Any = None) -> None:
     """Delete one of the user's keys: it stops working at once."""
     with transaction.atomic(using=router.db_for_write(APIKey)):
@@ -114,17 +106,6 @@ def revoke_api_key(user: Any, key_id: Any, *, by: Any = None) -> None:
         record(user.pk, Event.Type.API_KEY_REVOKED, secret_id=row.pk, by=by, prefix=row.prefix)
     logger.info("API key revoked: key=%s user=%s by=%s", row.pk, user.pk, by or user.pk)
     signals.api_key_revoked.send(APIKey, key=row, user=user, by=by)
-
-
-def revoke_api_keys(user: Any, *, by: Any = None) -> int:
-    """Delete every key of the user (the admin's action); return how many."""
-    rows = list(api_keys_of(user))
-    for row in rows:
-        try:
-            revoke_api_key(user, row.pk, by=by)
-        except SecretNotFound:
-            continue  # revoked meanwhile
-    return len(rows)
 
 
 def authenticate_api_key(raw: str, now: datetime | None = None) -> tuple[Any, APIKey]:

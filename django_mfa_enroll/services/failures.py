@@ -59,10 +59,14 @@ def count_failure(secret: Secret, now: datetime, error: MFAError) -> None:
     Secret.objects.filter(pk=secret.pk).update(**updates)
     secret.failure_count = failures
     error.failures, error.wait = failures, wait
-    kind = (
-        Event.Type.LOCKED if failures >= mfa_settings.FAILURE_LOCK_AFTER else Event.Type.WRONG_CODE
-    )
+    kind = failure_event(failures)
     record(secret.user_id, kind, secret_id=secret.pk, reason=error.code, failures=failures)
+
+
+def failure_event(failures: int) -> str:
+    """The event a counted failure writes: ``locked`` at the lock, else ``wrong_code``."""
+    locked = failures >= mfa_settings.FAILURE_LOCK_AFTER
+    return str(Event.Type.LOCKED if locked else Event.Type.WRONG_CODE)
 
 
 def announce_failure(secret: Secret, error: MFAError) -> None:

@@ -21,12 +21,11 @@ from typing import Any
 
 from django.db import connections, router, transaction
 
-from ..conf import mfa_settings
 from ..models import Event, Secret
 from . import event_statements
 from .errors import InvalidCode, MFAError
 from .events import event_values, written
-from .failures import is_locked, wait_after
+from .failures import failure_event, is_locked, wait_after
 from .statements import locked_for_login, record_success
 from .verification import TOTP, totp_step
 
@@ -65,8 +64,7 @@ def _count_failure(secret: Secret, now: datetime, error: MFAError, epoch: int | 
     with it. False: the row changed, nothing was written."""
     failures = secret.failure_count + 1
     wait = wait_after(failures)
-    lock_after = mfa_settings.FAILURE_LOCK_AFTER
-    kind = Event.Type.LOCKED if failures >= lock_after else Event.Type.WRONG_CODE
+    kind = failure_event(failures)
     event = event_values(
         secret.user_id, kind, secret_id=secret.pk, at=now, reason=error.code, failures=failures
     )
