@@ -20,7 +20,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from . import services
-from .claims import AMR_CLAIM, AUTH_TIME_CLAIM, SID_CLAIM
+from .claims import AMR_CLAIM, AUTH_TIME_CLAIM, PASSWORD_CLAIM, SID_CLAIM
 from .conf import mfa_settings
 
 #: Accepted schemes of ``Authorization: <scheme> <token>``, compared without case.
@@ -86,8 +86,10 @@ class APIKeyAuthentication(BaseAuthentication):
 
 
 def follow_mfa_state(user: Any, token: Any) -> None:
-    """Refuse (401) a token whose ``amr`` and ``sid`` no longer match the user's MFA state."""
+    """Refuse (401) a token whose ``amr`` and ``sid`` no longer match the user's MFA state,
+    or whose password is no longer the user's (``password_changed``)."""
     try:
+        services.check_password_stamp(user, token.get(PASSWORD_CLAIM))
         services.check_credential(
             user.pk, token.get(AMR_CLAIM), token.get(SID_CLAIM), token.get(AUTH_TIME_CLAIM)
         )
@@ -179,6 +181,7 @@ def access_answer(
     refresh = RefreshToken.for_user(user)
     refresh[AMR_CLAIM] = amr
     refresh[AUTH_TIME_CLAIM] = int(auth_time.timestamp())
+    refresh[PASSWORD_CLAIM] = services.password_stamp(user)
     if secret_id is not None:
         refresh[SID_CLAIM] = str(secret_id)
     return {

@@ -13,6 +13,8 @@ from typing import Any
 AMR_CLAIM = "amr"
 AUTH_TIME_CLAIM = "auth_time"
 SID_CLAIM = "sid"
+#: And which password it logged in with (``services.password_stamp``; never the password).
+PASSWORD_CLAIM = "pwd_stamp"  # noqa: S105 - a claim name, not a password
 
 #: The same three facts in a Django session.
 SESSION_AMR = "django_mfa_enroll.amr"

@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
         "locked",
         "reset",
         "device_added",
+        "password_changed",
     ],
     "EVENT_RETENTION_DAYS": 365,
     "PENDING_MAX_AGE": 86_400,

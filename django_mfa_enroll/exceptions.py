@@ -38,6 +38,7 @@ STATUS_OF_ERROR: dict[type[services.MFAError], int] = {
     services.APIKeyLimit: status.HTTP_409_CONFLICT,
     services.APIKeyNotAllowed: status.HTTP_403_FORBIDDEN,
     services.SecondFactorRequired: status.HTTP_403_FORBIDDEN,
+    services.PasswordRefused: status.HTTP_400_BAD_REQUEST,
 }
 
 
@@ -122,7 +123,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             errors = {"non_field_errors": errors if isinstance(errors, list) else [errors]}
         body = error_body(response.status_code, "invalid", _first_message(errors), errors)
     else:
-        body = error_body(response.status_code, _code_of(exc), _first_message(_flatten(exc.detail)))
+        listed = exc.error.errors if isinstance(exc, ServiceError) else None
+        body = error_body(
+            response.status_code, _code_of(exc), _first_message(_flatten(exc.detail)), listed
+        )
     response.data = body
     if isinstance(exc, ServiceError):
         for name, value in exc.headers().items():

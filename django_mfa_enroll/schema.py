@@ -35,6 +35,7 @@ def _errors(*statuses: int) -> dict[int, Any]:
     described = {
         400: "Bad input: the message names the problem; nothing changed.",
         401: "Not authenticated, or a wrong code or credentials at login.",
+        403: "Refused: this needs a recent login, or a login with the second factor.",
         404: "No such user or secret (or not yours).",
         405: "Method not allowed.",
         409: "The secret is not in a state that allows this.",
@@ -116,14 +117,19 @@ def login_responses() -> dict[Any, Any]:
 
 
 def new_secret_answers() -> Any:
-    """The answer to a create: a pending MFA secret with its key material, or an API key."""
+    """The answer to a create: a pending MFA secret with its key material, an API key, or
+    the password's new date."""
     if _utils is None:
         return None
-    from .serializers import NewAPIKeySerializer, NewSecretSerializer
+    from .serializers import NewAPIKeySerializer, NewSecretSerializer, PasswordSetSerializer
 
     return _utils.PolymorphicProxySerializer(
         component_name="NewSecretAnswer",
-        serializers={"mfa": NewSecretSerializer, "apikey": NewAPIKeySerializer},
+        serializers={
+            "mfa": NewSecretSerializer,
+            "apikey": NewAPIKeySerializer,
+            "password": PasswordSetSerializer,
+        },
         resource_type_field_name="type",
     )
 
@@ -207,6 +213,20 @@ if _utils is not None:
                 "scheme": "bearer",
                 "bearerFormat": "JWT",
                 "description": "A simplejwt access token: `Authorization: jwt|JWT|Bearer <token>`.",
+            }
+
+    class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+        """The app's API keys, for a site's own views: ``Authorization: apikey <key>``."""
+
+        target_class = "django_mfa_enroll.authentication.APIKeyAuthentication"
+        name = "apiKeyAuth"
+
+        def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+            return {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "An API key of the secrets resource: `Authorization: apikey <key>`.",
             }
 
 

@@ -15,6 +15,8 @@ from .models import Event, Secret
 
 #: The type of an API key in the secrets resource.
 APIKEY = "apikey"
+#: The type that sets the user's password (created, never listed).
+PASSWORD = "password"  # noqa: S105 - a type name, not a password
 
 
 class RequestSerializer(serializers.Serializer):
@@ -32,19 +34,40 @@ class RequestSerializer(serializers.Serializer):
 
 #: The types of the secrets resource: the MFA secret, and API keys for machine clients.
 SECRET_TYPES = [*Secret.Type.choices, (APIKEY, _("API key"))]
+#: What a create takes: those, and the password.
+CREATE_TYPES = [*SECRET_TYPES, (PASSWORD, _("Password"))]
 #: The longest life of an API key (ten years) whatever API_KEY_MAX_AGE says.
 API_KEY_LONGEST = 10 * 366 * 86_400
 
 
 class CreateSecretSerializer(serializers.Serializer):
     """``{"type": "mfa" | "apikey", "description"?, "expires_in"?}`` (``expires_in``, in
-    seconds, for an API key only: another type ignores it)."""
+    seconds, for an API key only: another type ignores it), or ``{"type": "password",
+    "secret": "<new password>", "token"?: "<current code>"}``."""
 
-    type = serializers.ChoiceField(choices=SECRET_TYPES)
+    type = serializers.ChoiceField(choices=CREATE_TYPES)
     description = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
     expires_in = serializers.IntegerField(required=False, min_value=60, max_value=API_KEY_LONGEST)
+    secret = StrictCharField(
+        required=False,
+        max_length=4096,
+        trim_whitespace=False,
+        help_text=_("The new password (type password only)."),
+    )
+    token = AnyCodeField(
+        required=False,
+        help_text=_("A current code or a backup code (type password, with MFA on)."),
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["type"] == PASSWORD:
+            if "secret" not in attrs:
+                raise serializers.ValidationError(
+                    {"secret": [_("Send the new password in 'secret'.")]}
+                )
+            return attrs
+        attrs.pop("secret", None)  # only the password type takes these two
+        attrs.pop("token", None)
         if attrs["type"] != APIKEY:
             attrs.pop("expires_in", None)  # only an API key expires
             return attrs
@@ -162,6 +185,21 @@ class EnrollmentSerializer(SecretSerializer):
     class Meta(SecretSerializer.Meta):
         fields = [*SecretSerializer.Meta.fields, "codes"]
         read_only_fields = fields
+
+
+class PasswordSetSerializer(serializers.Serializer):
+    """The answer to setting the password: when; never the password."""
+
+    type = serializers.ChoiceField(choices=[PASSWORD])
+    status = serializers.ChoiceField(choices=[Secret.Status.ACTIVE])
+    updated_at = serializers.DateTimeField()
+
+
+def password_set_body(updated_at: Any) -> Any:
+    """The answer to setting the password: every credential of the user has ended."""
+    return PasswordSetSerializer(
+        {"type": PASSWORD, "status": Secret.Status.ACTIVE, "updated_at": updated_at}
+    ).data
 
 
 class NewAPIKeySerializer(SecretSerializer):

@@ -32,3 +32,5 @@ secret_unlocked = Signal()
 api_key_created = Signal()
 #: sender=APIKey, key, user, by (the admin, or None for the user)
 api_key_revoked = Signal()
+#: sender=the user model, user: the user's password was set through the secrets resource
+password_changed = Signal()

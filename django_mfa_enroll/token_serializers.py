@@ -33,7 +33,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, SlidingTo
 
 from . import services
 from .authentication import user_of_token
-from .claims import AMR_CLAIM, AUTH_TIME_CLAIM
+from .claims import AMR_CLAIM, AUTH_TIME_CLAIM, PASSWORD_CLAIM
 
 #: Token types that are credentials (a login challenge is not one).
 CREDENTIAL_TYPES = frozenset(
@@ -59,6 +59,7 @@ class _PasswordLogin(FollowsMFAState):
         token = super().get_token(user)  # type: ignore[misc]
         token[AMR_CLAIM] = services.AMR[None]
         token[AUTH_TIME_CLAIM] = int(services.clock.now().timestamp())
+        token[PASSWORD_CLAIM] = services.password_stamp(user)
         return token
 
 

@@ -65,7 +65,7 @@ def test_a_fault_mid_regenerate_keeps_the_old_set(user, clock, monkeypatch, enro
 
 def test_a_fault_mid_reset_keeps_mfa_whole(user, clock, monkeypatch, enrolled):
     before = state()
-    failing_after(monkeypatch, operators, "_blacklist_refresh_tokens", 1)  # secrets deleted
+    failing_after(monkeypatch, operators, "blacklist_refresh_tokens", 1)  # secrets deleted
     with pytest.raises(Boom):
         services.reset_mfa(user)
     assert state() == before

@@ -508,3 +508,22 @@ def test_after_one_shared_read_one_first_try_wins_and_the_rest_queue(
     results = race(lambda i, c=challenges, t=tokens: _redeem(c[i], token=t[i]).status_code, n)
     assert len(won) == n and sum(result for _kind, result in won) == 1, won
     assert results.count(200) <= 1 and set(results) <= {200, 401, 429}, results
+
+
+def test_one_code_sets_the_password_once(active, user, clock):
+    """Parallel password changes with one TOTP code: one wins, the rest see the code spent."""
+    key, _enrollment = active
+    code = clock.code(key)
+    auth_time = int(clock.now.timestamp())
+    results = race(
+        lambda i: _returns(
+            lambda: services.change_password(
+                user, f"new passphrase number {i}", code=code, auth_time=auth_time
+            )
+        )
+    )
+    winners = [i for i, result in enumerate(results) if not isinstance(result, Exception)]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, services.ReusedCode) for i, r in enumerate(results) if i != winners[0])
+    user.refresh_from_db()
+    assert user.check_password(f"new passphrase number {winners[0]}")

@@ -24,7 +24,8 @@ whichever module a function lives in:
   whether its login is recent;
 - ``events``: the security history, with where each change came from; ``notify``: its mail;
 - ``operators``: reset, revoke, unlock, key rotation, cleanup;
-- ``api_keys``: API keys for machine clients: made, checked, revoked.
+- ``api_keys``: API keys for machine clients: made, checked, revoked;
+- ``passwords``: the password, set through the site's validators; every credential ends.
 """
 
 from . import clock
@@ -40,9 +41,12 @@ from .code_sets import regenerate_backup_codes
 from .credentials import (
     METHOD_TYPES,
     active_method_ids,
+    blacklist_refresh_tokens,
     check_credential,
+    check_password_stamp,
     check_recent,
     note_mfa_change,
+    password_stamp,
 )
 from .errors import (
     AlreadyEnrolled,
@@ -62,6 +66,8 @@ from .errors import (
     MFAReset,
     NotEnrolled,
     NotPending,
+    PasswordChanged,
+    PasswordRefused,
     ReauthenticationRequired,
     ReusedCode,
     SecondFactorRequired,
@@ -90,6 +96,7 @@ from .operators import (
     rotate_encryption,
     unlock,
 )
+from .passwords import change_password
 from .totp_secrets import (
     Enrollment,
     NewSecret,
@@ -133,6 +140,8 @@ __all__ = [
     "NewSecret",
     "NotEnrolled",
     "NotPending",
+    "PasswordChanged",
+    "PasswordRefused",
     "ReauthenticationRequired",
     "ReusedCode",
     "SecondFactor",
@@ -142,7 +151,10 @@ __all__ = [
     "active_method_ids",
     "active_secret",
     "agent_label",
+    "blacklist_refresh_tokens",
+    "change_password",
     "check_credential",
+    "check_password_stamp",
     "check_recent",
     "complete_login",
     "clock",
@@ -160,6 +172,7 @@ __all__ = [
     "note_mfa_change",
     "origin",
     "owner_named",
+    "password_stamp",
     "provisioning_uri",
     "regenerate_backup_codes",
     "record",

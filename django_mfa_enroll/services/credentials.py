@@ -20,10 +20,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.utils.crypto import constant_time_compare, salted_hmac
+
 from ..conf import mfa_settings
 from ..models import MFAState, Secret
 from . import clock
-from .errors import MFARequired, MFAReset, ReauthenticationRequired
+from .errors import MFARequired, MFAReset, PasswordChanged, ReauthenticationRequired
 from .statements import mfa_state
 
 #: The secret types that are a second factor (the seed's other types never are).
@@ -67,6 +69,40 @@ def check_credential(user_id: Any, amr: Any, sid: Any, auth_time: Any) -> None:
         raise MFAReset
 
 
+def password_stamp(user: Any) -> str:
+    """What a token notes of its user's password (the ``pwd_stamp`` claim): an HMAC of the
+    password's hash under ``SECRET_KEY``, as Django's session auth hash is. It changes with
+    the password, whichever door changed it, and tells a reader of the token nothing."""
+    return salted_hmac(_STAMP_SALT, user.password or "", algorithm="sha256").hexdigest()[:16]
+
+
+def check_password_stamp(user: Any, stamp: Any) -> None:
+    """Refuse (PasswordChanged) a token whose ``pwd_stamp`` is not its user's password's
+    now: every token from before a password change ends, this one included. A token
+    without a stamp (made before this release, or by a site's own ``for_user``) passes."""
+    if stamp is None:
+        return
+    if not isinstance(stamp, str) or not constant_time_compare(stamp, password_stamp(user)):
+        raise PasswordChanged
+
+
+def blacklist_refresh_tokens(user: Any) -> int:
+    """Blacklist the user's outstanding refresh tokens when simplejwt's ``token_blacklist``
+    is installed; return how many. Call in the transaction of the change that ends them."""
+    from django.apps import apps
+
+    if not apps.is_installed("rest_framework_simplejwt.token_blacklist"):
+        return 0
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    outstanding = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
+    tokens = list(outstanding)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in tokens], ignore_conflicts=True
+    )
+    return len(tokens)
+
+
 def check_recent(auth_time: Any) -> None:
     """Refuse a login older than ``REAUTH_MAX_AGE`` seconds, or one that never said when
     it happened (``auth_time``, seconds since the epoch): ReauthenticationRequired."""
@@ -90,4 +126,5 @@ def _listed(amr: Any) -> list[Any]:
     return amr if isinstance(amr, list) else []
 
 
+_STAMP_SALT = "django_mfa_enroll.services.credentials.password_stamp"
 _TYPES = tuple(str(kind) for kind in METHOD_TYPES)

@@ -20,6 +20,8 @@ class MFAError(Exception):
     message: Any = _("Multi-factor authentication failed.")
     failures: int | None = None
     wait: int = 0
+    #: Per-field problems the answer lists (a refused password's), or None.
+    errors: dict[str, list[str]] | None = None
 
     def __init__(self, message: Any = None) -> None:
         if message is not None:
@@ -150,3 +152,20 @@ class SecondFactorRequired(MFAError):
         "This needs a login with your second factor: log in again with your password and "
         "a code, then retry."
     )
+
+
+class PasswordChanged(CredentialRefused):
+    code = "password_changed"
+    message = _("The password of this account was changed; log in again with the new one.")
+
+
+class PasswordRefused(MFAError):
+    """A new password the site's ``AUTH_PASSWORD_VALIDATORS`` refuse; ``errors`` names
+    each failure under the request's field."""
+
+    code = "password_invalid"
+    message = _("Choose another password: this one does not meet the site's rules.")
+
+    def __init__(self, problems: list[str] | None = None) -> None:
+        super().__init__()
+        self.errors = {"secret": list(problems or [])}

@@ -48,6 +48,10 @@ SENTENCES: dict[Any, Any] = {
     Event.Type.REAUTHENTICATED: _("You signed in again to your account."),
     Event.Type.DEVICE_ADDED: _("A device was trusted to sign in to your account."),
     Event.Type.DEVICE_REVOKED: _("A trusted device of your account was revoked."),
+    Event.Type.PASSWORD_CHANGED: _(
+        "The password of your account was changed, and every device signed in to it was "
+        "signed out. If you did not do this, reset your password now."
+    ),
 }
 
 

@@ -13,7 +13,7 @@ from .. import crypto, signals
 from ..conf import mfa_settings
 from ..models import BackupCode, Event, Secret
 from . import clock
-from .credentials import note_mfa_change
+from .credentials import blacklist_refresh_tokens, note_mfa_change
 from .events import actor_of, record
 from .keys import encryption_keys
 from .lookups import lock_users
@@ -47,7 +47,7 @@ def reset_mfa(user: Any, *, by: Any = None) -> bool:
             deleted_pk = secret.pk
             secret.delete()
             secret.pk = deleted_pk
-        blacklisted = _blacklist_refresh_tokens(user)
+        blacklisted = blacklist_refresh_tokens(user)
     logger.warning(
         "MFA reset: user=%s by=%s secrets=%d refresh_tokens_blacklisted=%d",
         user.pk,
@@ -139,21 +139,6 @@ def delete_stale_pending(now: datetime | None = None, batch_size: int = 200) -> 
             _total, per_model = stale.filter(pk__in=[pk for pk, _user in batch]).delete()
         deleted += per_model.get(Secret._meta.label, 0)
         last_pk = batch[-1][0]
-
-
-def _blacklist_refresh_tokens(user: Any) -> int:
-    from django.apps import apps
-
-    if not apps.is_installed("rest_framework_simplejwt.token_blacklist"):
-        return 0
-    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-
-    outstanding = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
-    tokens = list(outstanding)
-    BlacklistedToken.objects.bulk_create(
-        [BlacklistedToken(token=token) for token in tokens], ignore_conflicts=True
-    )
-    return len(tokens)
 
 
 def delete_old_events(now: datetime | None = None, batch_size: int = 1000) -> int:

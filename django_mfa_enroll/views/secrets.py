@@ -23,6 +23,7 @@ from ..schema import (
 )
 from ..serializers import (
     APIKEY,
+    PASSWORD,
     CodesSerializer,
     CreateSecretSerializer,
     DeleteSecretSerializer,
@@ -33,6 +34,7 @@ from ..serializers import (
     enrollment_body,
     new_api_key_body,
     new_secret_body,
+    password_set_body,
 )
 from .base import MFAAPIMixin, _issuer, _validated
 
@@ -73,7 +75,7 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
     @document(
         request=CreateSecretSerializer,
         responses={200: new_secret_answers()},
-        errors=(400, 401, 404, 409, 415),
+        errors=(400, 401, 403, 404, 409, 415, 429),
         parameters=user_parameters(),
     )
     def create(self, request: Request, user_id: str) -> Response:
@@ -85,9 +87,20 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
         ``{"type": "apikey", "description"?, "expires_in"?}`` makes an API key, answered
         once in ``secret``; it needs a login with a second factor when MFA is on (403
         ``mfa_required``), and at most ``API_KEY_MAX`` keys (409 ``api_key_limit``).
+
+        ``{"type": "password", "secret": "<new password>", "token"?}`` sets the password
+        through ``AUTH_PASSWORD_VALIDATORS`` (400 ``password_invalid`` naming each
+        failure); with MFA on it needs a current code in ``token``. Every session and
+        token of the user ends, this one included: log in again with the new password.
         """
         owner = self._owner(user_id)
         data = _validated(CreateSecretSerializer, request.data)
+        if data["type"] == PASSWORD:
+            _amr, auth_time, _sid = authentication_of(request)
+            updated_at = services.change_password(
+                owner, data["secret"], code=data.get("token"), auth_time=auth_time
+            )
+            return Response(password_set_body(updated_at))
         if data["type"] == APIKEY:
             amr, auth_time, _sid = authentication_of(request)
             made = services.create_api_key(

@@ -114,6 +114,15 @@ if os.environ.get("REDIS_URL"):
         }
     }
 
+# Django's own validators, as startproject writes them: the app's password change
+# (POST /users/me/secrets {"type": "password"}) answers each objection.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
 # A load test may swap in a cheap password hasher (benchmarks/flow_load.py): the site's own
 # password cost is not what it measures. Never set this for anything a person uses.
 if os.environ.get("DJANGO_PASSWORD_HASHERS"):
@@ -133,8 +142,11 @@ TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The site's own API (GET /api/me) takes API keys beside tokens and sessions; the app's
+# endpoints never take keys, whatever this says.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "django_mfa_enroll.authentication.APIKeyAuthentication",
         "django_mfa_enroll.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

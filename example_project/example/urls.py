@@ -4,6 +4,7 @@ from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from pages.api import Me
 
 from django_mfa_enroll.admin import use_mfa_login
 
@@ -17,6 +18,8 @@ urlpatterns = [
     # The pages a person clicks through, a client of the API below. Under /site/ so they
     # take none of the API's paths; the app's URLconf leaves "/" free for a redirect.
     path("site/", include("pages.urls")),
+    # The site's own API (a stand-in for yours): an API key, a token or a session.
+    path("api/me", Me.as_view(), name="me"),
     path("", RedirectView.as_view(pattern_name="pages:signin"), name="home"),
     # runserver serves static files only with DEBUG on; the demo runs without it. A real
     # deployment serves collected files from its web server (or WhiteNoise) instead.

@@ -31,6 +31,7 @@ def urls() -> dict[str, str]:
         "refresh": reverse(f"{API}:auth-refresh"),
         "secrets": reverse(f"{API}:secret-list", kwargs={"user_id": "me"}),
         "events": reverse(f"{API}:events", kwargs={"user_id": "me"}),
+        "me": reverse("me"),
         "signinPage": reverse("pages:signin"),
         "securityPage": reverse("pages:security"),
     }

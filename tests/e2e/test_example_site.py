@@ -42,7 +42,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PASSWORD = "demo-password-123"
-USERS = ["alice", "bob", "carol"]
+USERS = ["alice", "bob", "carol", "dave", "erin"]
 REQUIRED = os.environ.get("MFA_E2E_REQUIRED") == "1"
 
 
@@ -265,13 +265,31 @@ def api(base: str, method: str, path: str, body: dict, token: str | None = None)
 
 def enroll_by_api(base: str, username: str) -> pyotp.TOTP:
     """Turn MFA on for the user through the API; return their authenticator app."""
+    return enroll_with_codes(base, username)[0]
+
+
+def enroll_with_codes(base: str, username: str) -> tuple[pyotp.TOTP, list[str]]:
+    """Turn MFA on for the user through the API; their authenticator app and backup codes."""
     login = {"username": username, "password": PASSWORD}
     token = api(base, "POST", "/auth/password", login)["token"]
     created = api(base, "POST", "/users/me/secrets", {"type": "mfa"}, token)
     app = pyotp.TOTP(created["secret"]["secret"])
     enroll = f"/users/me/secrets/{created['id']}/enroll"
-    assert api(base, "PUT", enroll, {"token": app.now()}, token)["status"] == "active"
-    return app
+    enrolled = api(base, "PUT", enroll, {"token": app.now()}, token)
+    assert enrolled["status"] == "active"
+    return app, enrolled["codes"]
+
+
+def get(base: str, path: str, authorization: str) -> tuple[int, dict]:
+    """GET with an Authorization header; the status and the JSON answer, errors included."""
+    request = urllib.request.Request(  # noqa: S310 - http, to our own server
+        base + path, headers={"Authorization": authorization, "Accept": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.load(refused)
 
 
 def authenticator(page) -> pyotp.TOTP:
@@ -489,3 +507,99 @@ def test_a_spent_challenge_and_too_many_wrong_codes_are_said_in_words(tabs, site
         )
     )
     first.shot("too-many-failures")
+
+
+def test_an_api_key_is_shown_once_calls_the_sites_api_and_is_revoked(tabs, site):
+    tab = tabs("4-keys")
+    page = tab.page
+    tab.sign_in("dave")
+    tab.expect_security_page()
+    page.get_by_label("What it is for").fill("backup job")
+    page.get_by_label("Expires").select_option(label="in 90 days")
+    page.get_by_role("button", name="Create API key").click()
+    expect(page.get_by_text("Copy this key now: it is shown only this once.")).to_be_visible()
+    key = page.locator("#new-key").inner_text()
+    assert re.fullmatch(r"mfak_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43}", key), key
+    page.get_by_role("button", name="Copy").click()
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    tab.shot("new-key-shown-once")
+
+    # The site's own API takes the key; the app's endpoints never do (they do not even
+    # look at the scheme: the key is no credential there).
+    status, me = get(site, "/api/me", f"apikey {key}")
+    assert (status, me["username"], me["authenticated_by"]) == (200, "dave", "apikey")
+    status, body = get(site, "/users/me/secrets", f"apikey {key}")
+    assert (status, body["code"]) == (401, "not_authenticated")
+
+    page.get_by_role("button", name="I have saved it").click()
+    expect(page.locator("#new-key-panel")).to_be_hidden()
+    listed = page.locator("#keys li")
+    expect(listed).to_have_count(1)
+    expect(listed).to_contain_text("backup job")
+    expect(listed).to_contain_text(f"mfak_{key.split('_')[1]}_…")
+    page.reload()
+    expect(page.locator("#keys li")).to_have_count(1)
+    expect(listed).to_contain_text("last used")  # by the call to /api/me above
+    assert key.split("_", 2)[2] not in page.content()  # never shown again
+    tab.shot("key-listed-by-prefix")
+
+    page.get_by_role("button", name=re.compile(r"^Revoke backup job")).click()
+    expect(page.locator("#keys li")).to_have_count(0)
+    expect(page.get_by_role("status").first).to_have_text("Revoked backup job: it no longer works.")
+    status, body = get(site, "/api/me", f"apikey {key}")
+    assert (status, body["code"]) == (401, "api_key_invalid")
+    tab.shot("key-revoked")
+
+
+def test_a_password_change_asks_for_a_code_and_ends_every_sign_in(tabs, site, mailbox):
+    app, codes = enroll_with_codes(site, "erin")
+    # Another sign-in of erin's, elsewhere: it ends with the change too.
+    challenge = api(site, "POST", "/auth/password", {"username": "erin", "password": PASSWORD})
+    elsewhere = api(site, "POST", "/auth/totp", {"backup_code": codes[2]}, challenge["token"])
+    assert get(site, "/users/me/secrets", f"jwt {elsewhere['token']}")[0] == 200
+
+    tab = tabs("5-password")
+    page = tab.page
+    tab.sign_in("erin")
+    tab.enter_code(next_code(app))
+    tab.expect_security_page()
+    code_field = page.get_by_label("Your current code (from the app, or a backup code)")
+    expect(code_field).to_be_visible()  # MFA is on: the change takes a code
+
+    page.get_by_label("New password").fill("12345678")
+    code_field.fill(codes[0])
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#new-password-error")).to_have_text(
+        "Choose another password: this one does not meet the site's rules."
+    )
+    problems = page.locator("#new-password-problems li")
+    expect(problems).to_have_count(2)
+    expect(problems.first).to_have_text("This password is too common.")
+    expect(problems.last).to_have_text("This password is entirely numeric.")
+    tab.shot("weak-password-refused")
+
+    new_password = "a brand new passphrase 7"
+    page.get_by_label("New password").fill(new_password)
+    code_field.fill(codes[0])  # the refused password spent no code
+    page.get_by_role("button", name="Change password").click()
+    expect(page).to_have_url(tab.base + "/site/signin/")
+    expect(page.get_by_role("status")).to_have_text(
+        "Your password is changed and you are signed out everywhere: sign in with the new one."
+    )
+    status, body = get(site, "/users/me/secrets", f"jwt {elsewhere['token']}")
+    assert (status, body["code"]) == (401, "password_changed")
+    tab.shot("signed-out-everywhere")
+
+    page.get_by_label("Username").fill("erin")
+    page.get_by_label("Password").fill(new_password)
+    page.get_by_role("button", name="Sign in").click()
+    tab.expect_code_step()
+    tab.enter_code(codes[1])
+    tab.expect_security_page()
+    # Newest first: this sign-in, then the change.
+    expect(page.locator("#events li").nth(1)).to_contain_text("Password changed")
+
+    to_erin = [m for m in mails(mailbox) if "To: erin@example.org" in m]
+    [sent] = [m for m in to_erin if "Subject: Security notice: Password changed" in m]
+    assert "The password of your account was changed" in sent
+    assert new_password not in sent

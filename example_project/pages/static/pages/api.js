@@ -97,6 +97,7 @@ export const SIGNED_OUT_BECAUSE = {
   reauthentication_required: "For your security, sign in again to change two-step verification.",
   mfa_required: "Two-step verification is on: sign in with your password and a code from your app.",
   mfa_reset: "Your two-step verification changed: please sign in again.",
+  password_changed: "Your password was changed: sign in with the new one.",
 };
 
 async function errorCodeOf(response) {
@@ -138,6 +139,18 @@ export const history = {
 export const secrets = {
   list: async () => answerOf(await authorized("GET", urls.secrets)),
   create: async () => answerOf(await authorized("POST", urls.secrets, { type: "mfa" })),
+  // An API key: the answer holds the key this once ("secret").
+  createKey: async (description, expiresIn) => {
+    const body = { type: "apikey", description };
+    if (expiresIn) body.expires_in = expiresIn;
+    return answerOf(await authorized("POST", urls.secrets, body));
+  },
+  // The password: every sign-in of the user ends with it, this one included.
+  setPassword: async (password, code) => {
+    const body = { type: "password", secret: password };
+    if (code) body.token = code;
+    return answerOf(await authorized("POST", urls.secrets, body));
+  },
   enroll: async (id, code) =>
     answerOf(await authorized("PUT", `${urls.secrets}/${id}/enroll`, { token: code })),
   regenerateCodes: async (id, code) =>

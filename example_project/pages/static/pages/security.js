@@ -91,6 +91,10 @@ const EVENT_NAMES = {
   reauthenticated: "Signed in again",
   device_added: "A device trusted",
   device_revoked: "A trusted device revoked",
+  apikey_created: "An API key created",
+  apikey_used: "An API key used from a new address",
+  apikey_revoked: "An API key revoked",
+  password_changed: "Password changed",
 };
 
 function renderEvents(events) {
