@@ -139,6 +139,11 @@ def user_uuid(index: int) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"user-{index}")
 
 
+#: The password column of a seeded user: unusable (they log in by minted challenges), and
+#: what a minted challenge's password stamp is made from.
+SEEDED_PASSWORD = "!"  # noqa: S105 - an unusable hash, not a password
+
+
 def secret_uuid(index: int) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"secret-{index}")
 
@@ -164,7 +169,9 @@ def challenge_for(index: int, epoch: int = 0) -> str:
     secret = SimpleNamespace(
         pk=secret_uuid(index),
         user_id=user_uuid(index),
-        user=SimpleNamespace(**{jwt_settings.USER_ID_FIELD: user_uuid(index)}),
+        user=SimpleNamespace(
+            password=SEEDED_PASSWORD, **{jwt_settings.USER_ID_FIELD: user_uuid(index)}
+        ),
         challenge_epoch=epoch,
     )
     return str(ChallengeToken.for_secret(secret))
@@ -286,7 +293,7 @@ def seed(
                 user_model._meta.db_table,
                 user_columns,
                 (
-                    [user_uuid(i), "!", username(i), f"{username(i)}@example.org", now]
+                    [user_uuid(i), SEEDED_PASSWORD, username(i), f"{username(i)}@example.org", now]
                     + user_constants
                     for i in indexes
                 ),

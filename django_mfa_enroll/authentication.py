@@ -50,6 +50,29 @@ class JWTAuthentication(SimpleJWTAuthentication):
             )
         return parts[1]
 
+    def authenticate(self, request: Any) -> tuple[Any, Any] | None:
+        """simplejwt's authentication; a SETUP token (``REQUIRED``) only where the view
+        lists the action in ``setup_token_actions`` (the user's own secrets, to enroll):
+        anywhere else 403 ``mfa_setup_required``."""
+        found = super().authenticate(request)
+        if found is not None and isinstance(found[1], SetupToken):
+            view = (getattr(request, "parser_context", None) or {}).get("view")
+            if getattr(view, "action", None) not in getattr(view, "setup_token_actions", ()):
+                raise exceptions.PermissionDenied(
+                    services.MFASetupRequired.message, code=services.MFASetupRequired.code
+                )
+        return found
+
+    def get_validated_token(self, raw_token: bytes) -> Any:
+        try:
+            return super().get_validated_token(raw_token)
+        except InvalidToken:
+            try:
+                return SetupToken(raw_token)  # type: ignore[arg-type]
+            except TokenError:
+                pass
+            raise
+
     def get_user(self, validated_token: Any) -> Any:
         """simplejwt's user, if the token still matches the user's MFA state: a
         password-only token of a user who has enrolled since answers 401 ``mfa_required``,
@@ -125,7 +148,9 @@ class ChallengeToken(Token):
     """A login challenge: the password was right, a second factor is due.
 
     Its own token type, so every view that takes access tokens refuses it. It names one
-    user and one secret, and the secret's challenge epoch at issue, so it redeems once.
+    user and one secret, and the secret's challenge epoch at issue, so it redeems once,
+    and the password it was earned with (``pwd_stamp``), so a password changed meanwhile,
+    at any door, ends it.
     """
 
     token_type = "mfa_challenge"  # noqa: S105 - a type name, not a secret
@@ -142,6 +167,7 @@ class ChallengeToken(Token):
         token["uid"] = str(secret.user_id)  # the primary key, whatever USER_ID_FIELD is
         token["epoch"] = secret.challenge_epoch
         token[AMR_CLAIM] = ["pwd"]
+        token[PASSWORD_CLAIM] = services.password_stamp(secret.user)
         return token
 
     @property
@@ -155,6 +181,34 @@ class ChallengeToken(Token):
     @property
     def epoch(self) -> int:
         return self["epoch"]
+
+
+class SetupToken(Token):
+    """A login that may only set MFA up (``REQUIRED``): the user's own secrets endpoints
+    take it (create, read, QR code, enroll), every other view answers 403. A password
+    login (``amr`` ``["pwd"]``), so it ends like one once the user enrolls elsewhere; it
+    lives ``REAUTH_MAX_AGE`` seconds, as long as its login counts as recent."""
+
+    token_type = "mfa_setup"  # noqa: S105 - a type name, not a secret
+
+    @property
+    def lifetime(self) -> timedelta:  # type: ignore[override]
+        return timedelta(seconds=mfa_settings.REAUTH_MAX_AGE)
+
+
+def setup_answer(user: Any, now: datetime) -> dict[str, Any]:
+    """The answer of a password login that may only set MFA up: a SETUP token."""
+    token = SetupToken()
+    token[_jwt().USER_ID_CLAIM] = str(getattr(user, _jwt().USER_ID_FIELD))
+    token[AMR_CLAIM] = services.AMR[None]
+    token[AUTH_TIME_CLAIM] = int(now.timestamp())
+    token[PASSWORD_CLAIM] = services.password_stamp(user)
+    return {
+        "type": "SETUP",
+        "token": str(token),
+        "user_id": str(user.pk),
+        "expires_in": mfa_settings.REAUTH_MAX_AGE,
+    }
 
 
 def read_challenge(raw: str) -> ChallengeToken:

@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "REAUTH_MAX_AGE": 600,
     "API_KEY_MAX": 20,
     "API_KEY_MAX_AGE": None,
+    "REQUIRED": None,
+    "REQUIRED_GRACE": 0,
     "AUTHENTICATION_CLASSES": [
         "django_mfa_enroll.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -180,6 +182,19 @@ class Settings:
         a key without an expiry is allowed)."""
         age = _get("API_KEY_MAX_AGE")
         return None if age is None else int(age)
+
+    @property
+    def REQUIRED(self) -> str | None:
+        """Who must use MFA: ``None`` (nobody), ``"staff"``, ``"all"``, or the dotted path
+        of a function ``user -> bool``."""
+        required = _get("REQUIRED")
+        return None if required is None else str(required)
+
+    @property
+    def REQUIRED_GRACE(self) -> int:
+        """Seconds a user who must use MFA may still log in without it, counted from the
+        first login that found it missing (0: none)."""
+        return int(_get("REQUIRED_GRACE") or 0)
 
     @property
     def AUTHENTICATION_CLASSES(self) -> list[str]:

@@ -39,6 +39,8 @@ STATUS_OF_ERROR: dict[type[services.MFAError], int] = {
     services.APIKeyNotAllowed: status.HTTP_403_FORBIDDEN,
     services.SecondFactorRequired: status.HTTP_403_FORBIDDEN,
     services.PasswordRefused: status.HTTP_400_BAD_REQUEST,
+    services.MFASetupRequired: status.HTTP_403_FORBIDDEN,
+    services.LastMethodRequired: status.HTTP_409_CONFLICT,
 }
 
 

@@ -106,3 +106,13 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class PasswordField(StrictCharField):
+    """A password: strict text, kept as typed (no trimming), ``format: password`` in the
+    schema so that tools mask it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("max_length", 4096)
+        super().__init__(**kwargs)

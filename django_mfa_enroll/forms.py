@@ -48,6 +48,11 @@ class MFACodeFormMixin(_FormBase):
             "Note that the fields may be case-sensitive."
         ),
         "locked": _("Too many wrong codes; try again later."),
+        "setup_required": _(
+            "Your account must use two-step verification, which is not set up yet. Sign in "
+            "to the site (not here) to set it up with an authenticator app, then sign in "
+            "here with your code."
+        ),
     }
 
     def clean(self) -> dict[str, Any]:
@@ -75,6 +80,11 @@ class MFACodeFormMixin(_FormBase):
         except services.Locked:
             # Said only after a right password: a wrong one never reaches the code.
             raise forms.ValidationError(self.mfa_error_messages["locked"], code="locked") from None
+        except services.MFASetupRequired:
+            # Also only after a right password, and for an account allowed here.
+            raise forms.ValidationError(
+                self.mfa_error_messages["setup_required"], code="mfa_setup_required"
+            ) from None
         except services.MFAError:
             self._signal_failure(username)
             raise self._refusal() from None

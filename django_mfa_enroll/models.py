@@ -127,7 +127,8 @@ class APIKey(models.Model):
 
 
 class MFAState(models.Model):
-    """When a user's MFA last changed (a method enrolled, removed or reset).
+    """When a user's MFA last changed (a method enrolled, removed or reset), and since when
+    the policy has asked them to set it up.
 
     A session or token whose login is older than this no longer holds, whatever it claims:
     a password-only credential stolen before a user enrolled stays dead after they turn
@@ -141,13 +142,18 @@ class MFAState(models.Model):
         related_name="mfa_state",
         verbose_name=_("user"),
     )
-    changed_at = models.DateTimeField(_("MFA changed at"))
+    changed_at = models.DateTimeField(_("MFA changed at"), null=True, blank=True)
+    #: When a login first found that this user must use MFA and has none (``REQUIRED``):
+    #: ``REQUIRED_GRACE`` counts from here.
+    setup_grace_from = models.DateTimeField(_("MFA setup asked since"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("MFA state")
         verbose_name_plural = _("MFA states")
 
     def __str__(self) -> str:
+        if self.changed_at is None:
+            return str(_("MFA never changed"))
         return str(_("MFA changed at %(when)s") % {"when": self.changed_at.isoformat()})
 
 

@@ -105,12 +105,12 @@ def qr_responses() -> dict[Any, Any]:
 def login_responses() -> dict[Any, Any]:
     if _utils is None:
         return {}
-    from .serializers import AccessSerializer, ChallengeSerializer
+    from .serializers import AccessSerializer, ChallengeSerializer, SetupSerializer
 
     return {
         200: _utils.PolymorphicProxySerializer(
             component_name="LoginAnswer",
-            serializers=[AccessSerializer, ChallengeSerializer],
+            serializers=[AccessSerializer, ChallengeSerializer, SetupSerializer],
             resource_type_field_name="type",
         )
     }
@@ -200,6 +200,15 @@ if _utils is not None:
 
         def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
             return any_code_schema()
+
+    class PasswordFieldScheme(OpenApiSerializerFieldExtension):
+        target_class = "django_mfa_enroll.fields.PasswordField"
+
+        def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+            basic: dict[str, Any] = auto_schema._map_serializer_field(
+                self.target, direction, bypass_extensions=True
+            )
+            return {**basic, "format": "password"}
 
     class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
         """The app's JWT authentication: a bearer token under jwt, JWT or Bearer."""

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .conf import mfa_settings
-from .fields import AnyCodeField, CodeField, StrictCharField
+from .fields import AnyCodeField, CodeField, PasswordField, StrictCharField
 from .models import Event, Secret
 
 #: The type of an API key in the secrets resource.
@@ -48,12 +48,7 @@ class CreateSecretSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=CREATE_TYPES)
     description = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
     expires_in = serializers.IntegerField(required=False, min_value=60, max_value=API_KEY_LONGEST)
-    secret = StrictCharField(
-        required=False,
-        max_length=4096,
-        trim_whitespace=False,
-        help_text=_("The new password (type password only)."),
-    )
+    secret = PasswordField(required=False, help_text=_("The new password (type password only)."))
     token = AnyCodeField(
         required=False,
         help_text=_("A current code or a backup code (type password, with MFA on)."),
@@ -125,7 +120,7 @@ class SecretSerializer(serializers.ModelSerializer):
 
 class PasswordLoginSerializer(RequestSerializer):
     username = StrictCharField(max_length=255, trim_whitespace=False)
-    password = StrictCharField(max_length=4096, trim_whitespace=False)
+    password = PasswordField()
 
 
 class SecondFactorSerializer(RequestSerializer):
@@ -177,13 +172,26 @@ class NewSecretSerializer(SecretSerializer):
         read_only_fields = fields
 
 
+class AccessSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["ACCESS"])
+    token = serializers.CharField()
+    refresh = serializers.CharField()
+    user_id = serializers.CharField()
+    mfa_setup_due = serializers.DateTimeField(
+        required=False,
+        help_text="REQUIRED_GRACE: set MFA up before this; after it, logins answer SETUP.",
+    )
+
+
 class EnrollmentSerializer(SecretSerializer):
-    """An active secret with its backup codes, shown this once."""
+    """An active secret with its backup codes, shown this once (and, under a SETUP token,
+    ACCESS tokens in ``access``)."""
 
     codes = serializers.ListField(child=serializers.CharField())
+    access = AccessSerializer(required=False)
 
     class Meta(SecretSerializer.Meta):
-        fields = [*SecretSerializer.Meta.fields, "codes"]
+        fields = [*SecretSerializer.Meta.fields, "codes", "access"]
         read_only_fields = fields
 
 
@@ -276,11 +284,14 @@ class CodesSerializer(serializers.Serializer):
     codes = serializers.ListField(child=serializers.CharField())
 
 
-class AccessSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["ACCESS"])
+class SetupSerializer(serializers.Serializer):
+    """A login that may only set MFA up (``REQUIRED``): its token reaches the user's own
+    secrets endpoints only."""
+
+    type = serializers.ChoiceField(choices=["SETUP"])
     token = serializers.CharField()
-    refresh = serializers.CharField()
     user_id = serializers.CharField()
+    expires_in = serializers.IntegerField()
 
 
 class ChallengeSerializer(serializers.Serializer):

@@ -56,6 +56,10 @@ class _PasswordLogin(FollowsMFAState):
             raise exceptions.AuthenticationFailed(
                 services.MFARequired.message, code=services.MFARequired.code
             )
+        if services.login_policy(user, services.clock.now()).setup_now:
+            raise exceptions.AuthenticationFailed(
+                services.MFASetupRequired.message, code=services.MFASetupRequired.code
+            )
         token = super().get_token(user)  # type: ignore[misc]
         token[AMR_CLAIM] = services.AMR[None]
         token[AUTH_TIME_CLAIM] = int(services.clock.now().timestamp())

@@ -370,3 +370,82 @@ def test_a_forged_or_odd_stamp_is_refused(user, stamp):
 
 def test_a_token_without_a_stamp_follows_the_other_rules_only(user):
     services.check_password_stamp(user, None)  # a site's own for_user token: no stamp
+
+
+# What a hostile review found, each now a rule.
+
+
+def test_api_keys_keep_working_and_the_mail_says_so(
+    user, clock, django_capture_on_commit_callbacks
+):
+    """Keys are machine credentials, not sign-ins (API.md names sessions and refresh
+    tokens): they stay, and the mail tells the user to revoke any they do not know."""
+    client, _answer = logged_in()
+    key = client.post("/users/me/secrets", {"type": "apikey"}, format="json").json()["secret"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert set_password(client).status_code == 200
+    assert "API keys keep working: revoke any you do not know." in mail.outbox[-1].body
+    machine = APIClient()
+    machine.credentials(HTTP_AUTHORIZATION=f"apikey {key}")
+    assert machine.get("/site/key/whoami/").status_code == 200
+
+
+def test_a_token_without_a_stamp_ends_by_its_login_time(user, clock):
+    """A token from before the stamp (or a site's own for_user) ends at the app's change."""
+    unstamped = APIClient()
+    unstamped.credentials(HTTP_AUTHORIZATION=f"jwt {access_token_for(user, auth_time=0)}")
+    assert unstamped.get("/site/whoami/").status_code == 200
+    client, _answer = logged_in()
+    set_password(client)
+    assert unstamped.get("/site/whoami/").status_code == 401
+    old_refresh = services_refresh_token(user, auth_time=0)
+    assert refresh(old_refresh).status_code == 401
+
+
+def services_refresh_token(user, auth_time):
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    token = RefreshToken.for_user(user)
+    token["amr"], token["auth_time"] = ["pwd"], auth_time
+    return str(token)
+
+
+def test_a_challenge_earned_with_the_old_password_ends_when_it_changes_at_another_door(
+    user, clock, mfa_user
+):
+    challenge = challenge_of(APIClient())
+    changed = password_of(user)
+    changed.set_password(NEW)  # the admin's form, a reset page: not the app's API
+    changed.save()
+    response = redeem(APIClient(), challenge, token=clock.code(mfa_user["key"]))
+    assert response.status_code == 401
+    assert response.json()["code"] == "password_changed"
+    assert "token" not in response.json()
+
+
+def test_two_changes_with_one_login_the_second_is_refused(user, clock):
+    from django_mfa_enroll import services as svc
+
+    auth_time = int(clock.now.timestamp())
+    stale = password_of(user)
+    svc.change_password(password_of(user), NEW, code=None, auth_time=auth_time)
+    with pytest.raises(svc.PasswordChanged):
+        svc.change_password(stale, "another long passphrase 9", code=None, auth_time=auth_time)
+    assert password_of(user).check_password(NEW)
+    assert Event.objects.filter(type="password_changed").count() == 1
+
+
+def test_a_stamp_made_under_a_fallback_key_holds(user, settings):
+    old = services.password_stamp(user, "the-old-secret-key")
+    with pytest.raises(services.PasswordChanged):
+        services.check_password_stamp(user, old)
+    settings.SECRET_KEY_FALLBACKS = ["the-old-secret-key"]
+    services.check_password_stamp(user, old)
+
+
+def test_the_schema_marks_the_new_password_as_a_password():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    create = schema["components"]["schemas"]["CreateSecretRequest"]["properties"]["secret"]
+    assert create["format"] == "password" and create["maxLength"] == 4096

@@ -66,13 +66,14 @@ def test_second_factor_takes_exactly_one_of_token_and_backup_code(schema):
     assert [shape["required"] for shape in request["oneOf"]] == [["token"], ["backup_code"]]
 
 
-def test_login_answers_access_or_challenge(schema):
+def test_login_answers_access_challenge_or_setup(schema):
     answer = schema["paths"]["/auth/password"]["post"]["responses"]["200"]
     ref = answer["content"]["application/json"]["schema"]["$ref"]
     login = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
     assert {branch["$ref"].rsplit("/", 1)[1] for branch in login["oneOf"]} == {
         "Access",
         "Challenge",
+        "Setup",
     }
 
 

@@ -25,7 +25,8 @@ whichever module a function lives in:
 - ``events``: the security history, with where each change came from; ``notify``: its mail;
 - ``operators``: reset, revoke, unlock, key rotation, cleanup;
 - ``api_keys``: API keys for machine clients: made, checked, revoked;
-- ``passwords``: the password, set through the site's validators; every credential ends.
+- ``passwords``: the password, set through the site's validators; every credential ends;
+- ``policy``: who must use MFA (``REQUIRED``), and what their login without it gets.
 """
 
 from . import clock
@@ -60,10 +61,12 @@ from .errors import (
     CredentialRefused,
     InvalidCode,
     KeyUnavailable,
+    LastMethodRequired,
     Locked,
     MFAError,
     MFARequired,
     MFAReset,
+    MFASetupRequired,
     NotEnrolled,
     NotPending,
     PasswordChanged,
@@ -97,6 +100,7 @@ from .operators import (
     unlock,
 )
 from .passwords import change_password
+from .policy import Policy, login_policy, must_use_mfa
 from .totp_secrets import (
     Enrollment,
     NewSecret,
@@ -132,12 +136,15 @@ __all__ = [
     "Enrollment",
     "InvalidCode",
     "KeyUnavailable",
+    "LastMethodRequired",
     "Locked",
     "MFAError",
     "Origin",
     "MFARequired",
     "MFAReset",
+    "MFASetupRequired",
     "NewSecret",
+    "Policy",
     "NotEnrolled",
     "NotPending",
     "PasswordChanged",
@@ -169,6 +176,8 @@ __all__ = [
     "has_active_secret",
     "is_locked",
     "locked_filter",
+    "login_policy",
+    "must_use_mfa",
     "note_mfa_change",
     "origin",
     "owner_named",

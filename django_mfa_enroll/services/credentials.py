@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from ..conf import mfa_settings
@@ -69,21 +70,31 @@ def check_credential(user_id: Any, amr: Any, sid: Any, auth_time: Any) -> None:
         raise MFAReset
 
 
-def password_stamp(user: Any) -> str:
+def password_stamp(user: Any, key: str | None = None) -> str:
     """What a token notes of its user's password (the ``pwd_stamp`` claim): an HMAC of the
-    password's hash under ``SECRET_KEY``, as Django's session auth hash is. It changes with
-    the password, whichever door changed it, and tells a reader of the token nothing."""
-    return salted_hmac(_STAMP_SALT, user.password or "", algorithm="sha256").hexdigest()[:16]
+    password's hash under ``SECRET_KEY`` (or ``key``), as Django's session auth hash is. It
+    changes with the password, whichever door changed it, and tells a reader of the token
+    nothing."""
+    password = user.password or ""
+    return salted_hmac(_STAMP_SALT, password, secret=key, algorithm="sha256").hexdigest()[:16]
 
 
 def check_password_stamp(user: Any, stamp: Any) -> None:
     """Refuse (PasswordChanged) a token whose ``pwd_stamp`` is not its user's password's
-    now: every token from before a password change ends, this one included. A token
-    without a stamp (made before this release, or by a site's own ``for_user``) passes."""
+    now: every token from before a password change ends, this one included. A stamp made
+    under a key of ``SECRET_KEY_FALLBACKS`` holds (rotating the key ends no login, as for
+    sessions). A token without a stamp (made before this release, or by a site's own
+    ``for_user``) is held to the other rules only; the app's own password change ends it
+    by its ``auth_time`` (``note_mfa_change``)."""
     if stamp is None:
         return
-    if not isinstance(stamp, str) or not constant_time_compare(stamp, password_stamp(user)):
-        raise PasswordChanged
+    if isinstance(stamp, str):
+        if constant_time_compare(stamp, password_stamp(user)):
+            return
+        for key in getattr(settings, "SECRET_KEY_FALLBACKS", ()):
+            if constant_time_compare(stamp, password_stamp(user, key)):
+                return
+    raise PasswordChanged
 
 
 def blacklist_refresh_tokens(user: Any) -> int:

@@ -169,3 +169,19 @@ class PasswordRefused(MFAError):
     def __init__(self, problems: list[str] | None = None) -> None:
         super().__init__()
         self.errors = {"secret": list(problems or [])}
+
+
+class MFASetupRequired(MFAError):
+    code = "mfa_setup_required"
+    message = _(
+        "This account must use two-step verification: set it up first (log in at "
+        "/auth/password, then create and enroll a secret)."
+    )
+
+
+class LastMethodRequired(MFAError):
+    code = "mfa_required"
+    message = _(
+        "This account must use two-step verification, so its last method cannot be "
+        "removed: add another method first, or ask an administrator to reset it."
+    )

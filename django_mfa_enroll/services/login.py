@@ -12,11 +12,19 @@ from django.db import router, transaction
 from .. import signals
 from ..models import BackupCode, Event, Secret
 from . import clock
-from .errors import ChallengeInvalid, ChallengeUsed, CodeRequired, Locked, MFAError
+from .errors import (
+    ChallengeInvalid,
+    ChallengeUsed,
+    CodeRequired,
+    Locked,
+    MFAError,
+    MFASetupRequired,
+)
 from .events import record, written
 from .failures import announce_failure, attempt
 from .first_try import first_try, login_event
 from .lookups import active_secret
+from .policy import login_policy
 from .statements import locked_for_login
 from .verification import (
     BACKUP_CODE,
@@ -64,12 +72,15 @@ def complete_login(user: Any, typed: Any) -> SecondFactor:
     """Finish the password login of ``user`` (its password already checked): nothing more
     without an active method, else ``typed`` as its second factor (a TOTP or backup code).
 
-    Raises CodeRequired (no code: not counted as a failure), or what
-    ``verify_second_factor`` raises.
+    Raises CodeRequired (no code: not counted as a failure), MFASetupRequired for a user
+    who must use MFA (``REQUIRED``) and has none, or what ``verify_second_factor`` raises.
     """
     secret = active_secret(user)
     if secret is None:
-        return SecondFactor(user, None, None, clock.now())
+        now = clock.now()
+        if login_policy(user, now).setup_now:
+            raise MFASetupRequired  # MFA is required, and the grace (if any) is over
+        return SecondFactor(user, None, None, now)
     if not typed or not isinstance(typed, str):
         raise CodeRequired
     return verify_second_factor(user.pk, secret.pk, typed)

@@ -50,7 +50,8 @@ SENTENCES: dict[Any, Any] = {
     Event.Type.DEVICE_REVOKED: _("A trusted device of your account was revoked."),
     Event.Type.PASSWORD_CHANGED: _(
         "The password of your account was changed, and every device signed in to it was "
-        "signed out. If you did not do this, reset your password now."
+        "signed out. API keys keep working: revoke any you do not know. If you did not do "
+        "this, reset your password now."
     ),
 }
 

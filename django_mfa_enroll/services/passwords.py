@@ -6,7 +6,8 @@ one that asked included:
 
 - sessions, by Django itself (a session holds a hash of the password it logged in with);
 - tokens, by their ``pwd_stamp`` claim (``credentials.password_stamp``), at every door
-  that checks a token, whichever door changed the password;
+  that checks a token, whichever door changed the password; tokens without the claim by
+  their ``auth_time`` (the change is noted as ``MFAState.changed_at``);
 - refresh tokens also on simplejwt's blacklist, when it is installed;
 - login challenges in flight, by their secret's challenge epoch.
 """
@@ -17,7 +18,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import password_validation
+from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -25,8 +26,8 @@ from django.db.models import F
 from .. import signals
 from ..models import Event, Secret
 from . import clock
-from .credentials import blacklist_refresh_tokens, check_recent
-from .errors import CodeRequired, MFAError, PasswordRefused
+from .credentials import blacklist_refresh_tokens, check_recent, note_mfa_change
+from .errors import CodeRequired, MFAError, PasswordChanged, PasswordRefused
 from .events import record
 from .failures import announce_failure, attempt
 from .lookups import lock_users
@@ -40,7 +41,9 @@ def change_password(user: Any, new_password: str, *, code: str | None, auth_time
 
     Raises ReauthenticationRequired for a login older than ``REAUTH_MAX_AGE``,
     PasswordRefused naming each of ``AUTH_PASSWORD_VALIDATORS``' objections (before any
-    code is spent), CodeRequired, InvalidCode (counted) or Locked for a user with MFA on.
+    code is spent), PasswordChanged when the password changed since ``user`` was read
+    (two changes with one login: the first ends it), CodeRequired, InvalidCode (counted)
+    or Locked for a user with MFA on.
     """
     check_recent(auth_time)
     try:
@@ -50,8 +53,11 @@ def change_password(user: Any, new_password: str, *, code: str | None, auth_time
     now = clock.now()
     error: MFAError | None = None
     secret: Secret | None = None
+    seen = user.password  # as the request's credential was checked against
     with transaction.atomic():
         lock_users([user.pk])
+        if _current_password(user) != seen:
+            raise PasswordChanged  # a parallel change won: this credential just ended
         secret = (
             Secret.objects.select_for_update()
             .filter(user=user, type=Secret.Type.MFA, status=Secret.Status.ACTIVE)
@@ -64,6 +70,9 @@ def change_password(user: Any, new_password: str, *, code: str | None, auth_time
         if error is None:
             user.set_password(new_password)
             user.save(update_fields=["password"])
+            # Tokens carry a stamp of the password, which no longer matches; those without
+            # one (from before the stamp, or a site's own) end by their login's time.
+            note_mfa_change(user.pk, now)
             # Challenges in flight were earned with the old password: they end here.
             Secret.objects.filter(user=user).update(challenge_epoch=F("challenge_epoch") + 1)
             blacklisted = blacklist_refresh_tokens(user)
@@ -75,3 +84,8 @@ def change_password(user: Any, new_password: str, *, code: str | None, auth_time
     logger.info("Password changed: user=%s refresh_tokens_blacklisted=%d", user.pk, blacklisted)
     signals.password_changed.send(type(user), user=user)
     return now
+
+
+def _current_password(user: Any) -> str:
+    rows = get_user_model()._default_manager.filter(pk=user.pk)
+    return str(rows.values_list("password", flat=True).get())

@@ -13,12 +13,20 @@ from ..conf import mfa_settings
 from ..models import Event, Secret
 from . import clock
 from .code_sets import new_code_set
-from .credentials import note_mfa_change
-from .errors import AlreadyEnrolled, CodeRequired, MFAError, NotPending, SecretExists
+from .credentials import active_method_ids, note_mfa_change
+from .errors import (
+    AlreadyEnrolled,
+    CodeRequired,
+    LastMethodRequired,
+    MFAError,
+    NotPending,
+    SecretExists,
+)
 from .events import record
 from .failures import announce_failure, attempt
 from .keys import encryption_keys, key_of, otpauth_url
 from .lookups import get_secret, lock_users, locked_secret
+from .policy import must_use_mfa
 from .verification import accept_totp, method_of, verify_any_code
 
 logger = logging.getLogger("django_mfa_enroll")
@@ -114,13 +122,16 @@ def delete_secret(user: Any, secret_id: Any, code: str | None) -> None:
 
     A pending secret goes without a code; an active one needs a current TOTP code or an
     unused backup code (OWASP MFA cheat sheet: turning MFA off needs a factor). Raises
-    CodeRequired (not counted as a failure), InvalidCode, Locked.
+    CodeRequired (not counted as a failure), InvalidCode, Locked, and LastMethodRequired
+    for the last method of a user who must use MFA (``REQUIRED``).
     """
     now = clock.now()
     error: MFAError | None = None
     with transaction.atomic():
         secret = locked_secret(user, secret_id)
         if secret.status == Secret.Status.ACTIVE:
+            if must_use_mfa(user) and len(active_method_ids(user.pk)) <= 1:
+                raise LastMethodRequired  # REQUIRED: the last method stays (a reset may go)
             if not code:
                 raise CodeRequired
             error = attempt(secret, now, lambda: verify_any_code(secret, code, now))

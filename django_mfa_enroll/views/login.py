@@ -19,8 +19,9 @@ from ..authentication import (
     challenge_from_header,
     read_challenge,
     refresh_answer,
+    setup_answer,
 )
-from ..claims import PASSWORD_STAGE
+from ..claims import PASSWORD_CLAIM, PASSWORD_STAGE
 from ..conf import mfa_settings
 from ..exceptions import ServiceError
 from ..schema import (
@@ -58,6 +59,11 @@ class PasswordLoginView(LoginAPIView):
     active: 200 ``{"type": "CHALLENGE", "token", "methods", "expires_in"}`` and no access
     token; redeem the challenge at /auth/totp. A wrong username or password answers 401,
     the same for both.
+
+    A user who must use MFA (``REQUIRED``) and has none: 200 ``{"type": "SETUP", "token",
+    "user_id", "expires_in"}``, a token for their own secrets endpoints only (enroll, and
+    the enrollment answers ACCESS tokens too); during ``REQUIRED_GRACE``, ACCESS with
+    ``"mfa_setup_due"``.
     """
 
     @document(
@@ -84,7 +90,14 @@ class PasswordLoginView(LoginAPIView):
             )
         secret = services.active_secret(user)
         if secret is None:
-            return Response(access_answer(user, services.AMR[None], services.clock.now()))
+            now = services.clock.now()
+            policy = services.login_policy(user, now)
+            if policy.setup_now:
+                return Response(setup_answer(user, now))
+            answer = access_answer(user, services.AMR[None], now)
+            if policy.due is not None:
+                answer["mfa_setup_due"] = policy.due.isoformat().replace("+00:00", "Z")
+            return Response(answer)
         secret.user = user
         return Response(
             {
@@ -125,6 +138,8 @@ class SecondFactorView(LoginAPIView):
             )
         except services.InvalidCode as error:
             raise ServiceError(error, status_code=401) from None
+        # Earned with a password that is no longer the user's: the code is spent, no login.
+        services.check_password_stamp(factor.user, challenge.get(PASSWORD_CLAIM))
         return Response(access_answer(factor.user, factor.amr, factor.at, factor.secret_id))
 
 

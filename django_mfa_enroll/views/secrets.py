@@ -11,6 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import services
+from ..authentication import SetupToken, access_answer
+from ..models import Secret
 from ..permissions import RecentLogin, authentication_of
 from ..qrcodes import QR_FORMATS, qr_image
 from ..schema import (
@@ -47,6 +49,8 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
     """
 
     recent_login_actions = frozenset({"create", "qrcode", "enroll", "codes", "destroy"})
+    #: What a SETUP token (``REQUIRED``) may do: set MFA up on the user's own secrets.
+    setup_token_actions = frozenset({"list", "retrieve", "create", "qrcode", "enroll"})
 
     def get_permissions(self) -> list[Any]:
         needed = list(super().get_permissions())
@@ -54,7 +58,10 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
 
     def _owner(self, user_id: str, secret_id: Any = None, staff: str | None = None) -> Any:
         """The user the path names (404 for anyone else, and for a secret not theirs);
-        staff holding the ``staff`` permission may name another user."""
+        staff holding the ``staff`` permission may name another user (not with a SETUP
+        token: it reaches its own user's secrets only)."""
+        if isinstance(self.request.auth, SetupToken):
+            staff = None
         return services.owner_named(
             self.request.user, user_id, secret_id=secret_id, staff_permission=staff
         )
@@ -95,6 +102,8 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
         """
         owner = self._owner(user_id)
         data = _validated(CreateSecretSerializer, request.data)
+        if isinstance(request.auth, SetupToken) and data["type"] != Secret.Type.MFA:
+            raise services.MFASetupRequired  # set MFA up first; then the rest
         if data["type"] == PASSWORD:
             _amr, auth_time, _sid = authentication_of(request)
             updated_at = services.change_password(
@@ -135,10 +144,20 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
         """Activate a pending secret with ``{"token": "<first code>"}``.
 
         Answers 200 with the active secret and its backup ``codes``, shown this once.
+        Under a SETUP token (``REQUIRED``) also ``access``: ACCESS tokens of a login with
+        the new factor.
         """
         owner = self._owner(user_id, secret_id)  # 404 before 400 for a stranger's id
         data = _validated(TokenSerializer, request.data)
-        return Response(enrollment_body(services.enroll_secret(owner, secret_id, data["token"])))
+        enrollment = services.enroll_secret(owner, secret_id, data["token"])
+        body = enrollment_body(enrollment)
+        if isinstance(request.auth, SetupToken):
+            # The password, then the new factor's first code: a login with MFA, now.
+            at = services.clock.now()
+            body["access"] = access_answer(
+                owner, services.AMR[services.TOTP], at, enrollment.secret.pk
+            )
+        return Response(body)
 
     @document(
         request=TokenSerializer,
