@@ -93,11 +93,9 @@ for name in {USERS!r}:
 """
 
 
-@pytest.fixture(scope="module")
-def example_site(tmp_path_factory: pytest.TempPathFactory):
-    """Start the example project on a free port; yield its base URL and the folder its
-    mails go to; stop it."""
-    tmp = tmp_path_factory.mktemp("example-site")
+def serve_example(tmp: Path, **settings: str):
+    """Start the example project (its environment plus ``settings``) on a free port; yield
+    its base URL and the folder its mails go to; stop it."""
     log = tmp / "server.log"
     env = {
         **os.environ,
@@ -110,6 +108,7 @@ def example_site(tmp_path_factory: pytest.TempPathFactory):
         "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "DJANGO_EMAIL_FILE_PATH": str(tmp / "mail"),
         "PYTHONUNBUFFERED": "1",
+        **settings,
     }
     env.pop("REDIS_URL", None)
     manage("migrate", "--noinput", "-v0", env=env, log=log)
@@ -143,6 +142,19 @@ def example_site(tmp_path_factory: pytest.TempPathFactory):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture(scope="module")
+def example_site(tmp_path_factory: pytest.TempPathFactory):
+    yield from serve_example(tmp_path_factory.mktemp("example-site"))
+
+
+@pytest.fixture(scope="module")
+def required_site(tmp_path_factory: pytest.TempPathFactory):
+    """The example project with ``MFA_REQUIRED=all``: every sign-in without MFA sets it up."""
+    yield from serve_example(
+        tmp_path_factory.mktemp("required-site"), MFA_REQUIRED="all", MFA_REQUIRED_GRACE="0"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -603,3 +615,51 @@ def test_a_password_change_asks_for_a_code_and_ends_every_sign_in(tabs, site, ma
     [sent] = [m for m in to_erin if "Subject: Security notice: Password changed" in m]
     assert "The password of your account was changed" in sent
     assert new_password not in sent
+
+
+def test_a_required_user_signs_in_sets_mfa_up_and_is_in(browser, required_site):
+    """MFA_REQUIRED=all: sign-in leads to the Security page, enrolling signs the user in."""
+    base = required_site[0]
+    context = browser.new_context()
+    tab = Tab(context, base, "6-required", [0])
+    page = tab.page
+    tab.sign_in("alice")
+    tab.expect_security_page()
+    expect(page.get_by_role("status").first).to_have_text(
+        "You are signed in to set up two-step verification, and only for that."
+    )
+    expect(page.locator("#mfa-state")).to_have_text(
+        "This site requires two-step verification for your account: set it up to go on."
+    )
+    for section in ("#keys-section", "#password-section", "#events-section"):
+        expect(page.locator(section)).to_be_hidden()  # the SETUP sign-in reaches no more
+    tab.shot("setup-required")
+
+    page.get_by_role("button", name="Set up two-step verification").click()
+    app = authenticator(page)
+    page.get_by_label("Enter the 6-digit code the app shows").fill(app.now())
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.get_by_role("status").first).to_have_text("Two-step verification is on.")
+    backup_codes_shown(page)
+    tab.shot("setup-done-codes")
+    page.get_by_role("button", name="I have saved them").click()
+
+    # Signed in with the new factor, without signing in again: the whole page is there.
+    tab.expect_security_page()
+    expect(page.get_by_role("status").first).to_have_text(
+        "Two-step verification is on, and you are signed in."
+    )
+    expect(page.locator("#mfa-state")).to_contain_text("10 backup codes left.")
+    expect(page.locator("#events-section")).to_be_visible()
+    expect(page.locator("#events li").first).to_contain_text("Two-step verification turned on")
+    expect(page.locator("#keys-section")).to_be_visible()
+    tab.shot("signed-in-with-mfa")
+
+    # And from now on, sign-in asks for the code.
+    tab.sign_out()
+    tab.sign_in("alice")
+    tab.expect_code_step()
+    tab.enter_code(next_code(app))
+    tab.expect_security_page()
+    context.close()
+    assert tab.script_errors == [] and tab.elsewhere == []

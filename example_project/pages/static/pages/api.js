@@ -9,6 +9,7 @@ export const urls = JSON.parse(document.getElementById("urls").textContent);
 const ACCESS = "mfaExample.access";
 const REFRESH = "mfaExample.refresh";
 const USERNAME = "mfaExample.username";
+const SETUP_ONLY = "mfaExample.setupOnly";
 const NOTICE = "mfaExample.notice"; // a message for the next page (signed out, session ended)
 
 export class ApiError extends Error {
@@ -31,14 +32,23 @@ export function signedInAs() {
   return sessionStorage.getItem(USERNAME) || "";
 }
 
+// A SETUP answer (the site requires MFA) signs in for setting it up only; an ACCESS one
+// (a login, a refresh, the enrollment under SETUP) for everything.
 export function keepTokens(answer, username) {
   sessionStorage.setItem(ACCESS, answer.token);
   if (answer.refresh) sessionStorage.setItem(REFRESH, answer.refresh);
+  if (answer.type === "SETUP") sessionStorage.setItem(SETUP_ONLY, "1");
+  else sessionStorage.removeItem(SETUP_ONLY);
   if (username !== undefined) sessionStorage.setItem(USERNAME, username);
 }
 
+// Whether this sign-in may only set two-step verification up.
+export function setupOnly() {
+  return sessionStorage.getItem(SETUP_ONLY) === "1";
+}
+
 export function signOut(notice) {
-  for (const key of [ACCESS, REFRESH, USERNAME]) sessionStorage.removeItem(key);
+  for (const key of [ACCESS, REFRESH, USERNAME, SETUP_ONLY]) sessionStorage.removeItem(key);
   leaveNotice(notice);
   window.location.assign(urls.signinPage);
 }

@@ -1,6 +1,6 @@
 // The security page's API keys: create one (POST /users/me/secrets {"type": "apikey"}),
 // show it this once, list them (prefix and dates only) and revoke one (DELETE .../{id}).
-import { accessToken, describeError, secrets, showError, whileBusy } from "./api.js";
+import { accessToken, describeError, secrets, setupOnly, showError, whileBusy } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("key-form");
@@ -101,4 +101,6 @@ $("key-saved").addEventListener("click", () => {
   $("keys-heading").focus();
 });
 
-if (accessToken()) loadKeys();
+// A sign-in for setting MFA up only reaches the MFA secret: no keys until it is on.
+$("keys-section").hidden = setupOnly();
+if (accessToken() && !setupOnly()) loadKeys();

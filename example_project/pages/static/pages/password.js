@@ -1,6 +1,15 @@
 // The security page's password change: POST /users/me/secrets {"type": "password"}, with
 // a current code when two-step verification is on. Every sign-in ends, this one included.
-import { accessToken, ApiError, describeError, secrets, showError, signOut, whileBusy } from "./api.js";
+import {
+  accessToken,
+  ApiError,
+  describeError,
+  secrets,
+  setupOnly,
+  showError,
+  signOut,
+  whileBusy,
+} from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("password-form");
@@ -52,4 +61,5 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
-if (accessToken()) needsCode();
+$("password-section").hidden = setupOnly(); // after MFA is on, under a full sign-in
+if (accessToken() && !setupOnly()) needsCode();

@@ -9,8 +9,10 @@ import {
   leaveNotice,
   SIGNED_OUT_BECAUSE,
   secrets,
+  setupOnly,
   showError,
   signedInAs,
+  keepTokens,
   signOut,
   takeNotice,
   urls,
@@ -32,6 +34,7 @@ let mfa = null; // the user's MFA secret as the API lists it, or null
 let pending = null; // the secret being set up, with its key (shown while pending only)
 let shownCodes = [];
 let justEnrolled = false; // the sign-in that set MFA up ends once its codes are saved
+let setupDone = false; // MFA set up under a SETUP sign-in: the enrollment signed the user in
 
 if (!accessToken()) {
   leaveNotice("Sign in to see your security settings.");
@@ -65,6 +68,9 @@ function render() {
   } else if (mfa !== null && !pending) {
     state.textContent =
       "Off. A setup was started but not finished: setting up again starts it over.";
+  } else if (setupOnly()) {
+    state.textContent =
+      "This site requires two-step verification for your account: set it up to go on.";
   } else {
     state.textContent = "Off: your password alone signs you in.";
   }
@@ -121,7 +127,9 @@ async function load() {
   try {
     const list = await secrets.list();
     mfa = list.find((secret) => secret.type === "mfa") || null;
-    renderEvents((await history.recent()).results);
+    // A sign-in for setting MFA up reaches the secrets only (the history answers 403).
+    $("events-section").hidden = setupOnly();
+    if (!setupOnly()) renderEvents((await history.recent()).results);
     pageError.textContent = "";
   } catch (error) {
     pageError.textContent = describeError(error);
@@ -202,7 +210,13 @@ $("setup-form").addEventListener("submit", async (event) => {
     const enrolled = await whileBusy(event.target, () => secrets.enroll(pending.id, code));
     forgetPending();
     mfa = enrolled;
-    justEnrolled = true;
+    if (enrolled.access) {
+      // Set up under a SETUP sign-in: the answer signs the user in with the new factor.
+      keepTokens(enrolled.access);
+      setupDone = true;
+    } else {
+      justEnrolled = true;
+    }
     showError(error, "", input);
     showCodes(enrolled.codes, "Two-step verification is on.");
   } catch (failure) {
@@ -251,6 +265,11 @@ $("download-codes").addEventListener("click", () => {
 });
 
 $("codes-saved").addEventListener("click", async () => {
+  if (setupDone) {
+    leaveNotice("Two-step verification is on, and you are signed in.");
+    window.location.reload(); // the whole page, now that the sign-in reaches it
+    return;
+  }
   if (justEnrolled) {
     // A password-only sign-in ends when MFA goes on: the next one proves the new factor.
     signOut(SIGNED_OUT_BECAUSE.mfa_required);

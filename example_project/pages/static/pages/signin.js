@@ -1,5 +1,7 @@
 // Sign in: the password first (POST /auth/password); when the account has MFA, the answer
 // is a CHALLENGE, and a second step redeems it with a code or a backup code (POST /auth/totp).
+// When the site requires MFA of an account without it, the answer is SETUP: the Security
+// page sets it up, and its enrollment signs the user in.
 import {
   accessToken,
   codeBody,
@@ -83,7 +85,12 @@ passwordForm.addEventListener("submit", async (event) => {
   try {
     const answer = await whileBusy(passwordForm, () => passwordLogin(username, password));
     if (answer.type === "CHALLENGE") askForCode(answer);
-    else goIn(answer, "");
+    else if (answer.type === "SETUP") {
+      goIn(answer, "You are signed in to set up two-step verification, and only for that.");
+    } else if (answer.mfa_setup_due) {
+      const due = new Date(answer.mfa_setup_due).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+      goIn(answer, `Set up two-step verification before ${due}: after that, you must set it up to sign in.`);
+    } else goIn(answer, "");
   } catch (error) {
     showError(passwordError, describeError(error), passwordInput);
   }
