@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import (
     apikey_admin,  # noqa: F401 - registers the API keys' admin
+    device_admin,  # noqa: F401 - registers the trusted devices' admin
     services,
 )
 from .admin_actions import RESET_QUESTION, confirm, has_perm, reset_users

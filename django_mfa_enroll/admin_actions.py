@@ -75,3 +75,26 @@ def reset_users(modeladmin: admin.ModelAdmin, request: HttpRequest, users: list[
         ngettext("Reset MFA of %(n)d user.", "Reset MFA of %(n)d users.", done) % {"n": done},
         messages.SUCCESS,
     )
+
+
+def revoke_each(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    rows: list[Any],
+    *,
+    revoke: Any,
+    logged: Any,
+    done: Any,
+) -> None:
+    """Revoke each row (an API key, a trusted device) through its service as
+    ``request.user``, logged on its user as ``logged % prefix``; say ``done(n)``."""
+    count = 0
+    with services.origin(request):
+        for row in rows:
+            try:
+                revoke(row.user, row.pk, by=request.user)
+            except services.SecretNotFound:  # revoked meanwhile (DeviceNotFound is one)
+                continue
+            count += 1
+            modeladmin.log_change(request, row.user, str(logged) % row.prefix)
+    modeladmin.message_user(request, done(count), messages.SUCCESS)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
-from .admin_actions import confirm, has_perm
+from .admin_actions import confirm, has_perm, revoke_each
 from .models import APIKey
 
 REVOKE_QUESTION = _(
@@ -22,19 +22,13 @@ REVOKE_QUESTION = _(
 
 def revoke_keys_of(modeladmin: Any, request: HttpRequest, keys: list[APIKey]) -> None:
     """Revoke the keys as ``request.user``; say how many went."""
-    done = 0
-    with services.origin(request):
-        for key in keys:
-            try:
-                services.revoke_api_key(key.user, key.pk, by=request.user)
-            except services.SecretNotFound:
-                continue  # revoked meanwhile
-            done += 1
-            modeladmin.log_change(request, key.user, str(_("Revoked API key %s")) % key.prefix)
-    modeladmin.message_user(
+    revoke_each(
+        modeladmin,
         request,
-        ngettext("Revoked %(n)d API key.", "Revoked %(n)d API keys.", done) % {"n": done},
-        messages.SUCCESS,
+        keys,
+        revoke=services.revoke_api_key,
+        logged=_("Revoked API key %s"),
+        done=lambda n: ngettext("Revoked %(n)d API key.", "Revoked %(n)d API keys.", n) % {"n": n},
     )
 
 

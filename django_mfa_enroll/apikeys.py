@@ -1,6 +1,8 @@
-"""API keys as values: make one, read one, hash one, check one. Pure: no ORM, no Django.
+"""API keys (and trusted devices' tokens) as values: make one, read one, hash one, check
+one. Pure: no ORM, no Django.
 
-A key reads ``mfak_<prefix>_<secret>``:
+A key reads ``mfak_<prefix>_<secret>`` (a trusted device's token ``mfad_<prefix>_<secret>``,
+the same shape under its own tag, so one can never be taken for the other):
 
 - ``prefix``: 12 base32 characters (60 random bits), public. It names the key's row, so a
   check is one indexed read and one hash, whatever the number of keys (as a backup code's
@@ -22,11 +24,16 @@ import secrets
 from dataclasses import dataclass
 
 TAG = "mfak"
+#: The tag of a trusted device's token.
+DEVICE_TAG = "mfad"
 PREFIX_LENGTH = 12
 SECRET_BYTES = 32
-#: The longest text that can be a key: anything longer is refused before any work.
+#: The length of every key (and device token): anything else is refused before any work.
 MAX_LENGTH = len(TAG) + 1 + PREFIX_LENGTH + 1 + 43
-_SHAPE = re.compile(rf"{TAG}_([a-z2-7]{{{PREFIX_LENGTH}}})_([A-Za-z0-9_-]{{43}})")
+_SHAPES = {
+    tag: re.compile(rf"{tag}_([a-z2-7]{{{PREFIX_LENGTH}}})_([A-Za-z0-9_-]{{43}})")
+    for tag in (TAG, DEVICE_TAG)
+}
 #: What a check compares against when no row has the prefix: the same work as a wrong key.
 UNKNOWN_HASH = hashlib.sha256(b"no key has this hash").hexdigest()
 
@@ -40,19 +47,19 @@ class NewKey:
     key_hash: str
 
 
-def new_key() -> NewKey:
+def new_key(tag: str = TAG) -> NewKey:
     """Make a key: a random public prefix and 256 random secret bits."""
     prefix = base64.b32encode(secrets.token_bytes(8)).decode("ascii").lower()[:PREFIX_LENGTH]
     secret = base64.urlsafe_b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
-    key = f"{TAG}_{prefix}_{secret.rstrip('=')}"
+    key = f"{tag}_{prefix}_{secret.rstrip('=')}"
     return NewKey(key, prefix, hash_key(key))
 
 
-def prefix_of(text: str) -> str | None:
-    """The prefix of a well-formed key, or None for anything that cannot be a key."""
+def prefix_of(text: str, tag: str = TAG) -> str | None:
+    """The prefix of a well-formed key of ``tag``, or None for anything that cannot be one."""
     if not isinstance(text, str) or len(text) != MAX_LENGTH:
         return None
-    match = _SHAPE.fullmatch(text)
+    match = _SHAPES[tag].fullmatch(text)
     return match.group(1) if match else None
 
 

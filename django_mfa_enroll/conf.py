@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "API_KEY_MAX_AGE": None,
     "REQUIRED": None,
     "REQUIRED_GRACE": 0,
+    "TRUST_DAYS": None,
+    "TRUST_MAX_DEVICES": 10,
     "AUTHENTICATION_CLASSES": [
         "django_mfa_enroll.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -195,6 +197,18 @@ class Settings:
         """Seconds a user who must use MFA may still log in without it, counted from the
         first login that found it missing (0: none)."""
         return int(_get("REQUIRED_GRACE") or 0)
+
+    @property
+    def TRUST_DAYS(self) -> int | None:
+        """Days a device the user asked to remember skips the second factor (``None``:
+        devices are neither remembered nor honoured)."""
+        days = _get("TRUST_DAYS")
+        return None if days is None else int(days)
+
+    @property
+    def TRUST_MAX_DEVICES(self) -> int:
+        """Trusted devices a user may have; a new one beyond it replaces the oldest."""
+        return int(_get("TRUST_MAX_DEVICES"))
 
     @property
     def AUTHENTICATION_CLASSES(self) -> list[str]:

@@ -126,6 +126,41 @@ class APIKey(models.Model):
         return f"{self.prefix} ({self.description})" if self.description else self.prefix
 
 
+class TrustedDevice(models.Model):
+    """A browser or app the user asked to remember after a second factor (``TRUST_DAYS``):
+    its token, sent with the password, logs in without a challenge.
+
+    The row keeps the token's public prefix and SHA-256 (as for API keys). It belongs to
+    the secret whose code earned it: a reset or a delete of that secret takes it along.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="mfa_devices",
+        verbose_name=_("user"),
+    )
+    secret = models.ForeignKey(
+        Secret, on_delete=models.CASCADE, related_name="devices", verbose_name=_("secret")
+    )
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    token_hash = models.CharField(_("token hash"), max_length=64, editable=False)
+    agent = models.CharField(_("device"), max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(_("trusted since"), default=timezone.now)
+    expires_at = models.DateTimeField(_("trusted until"))
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("trusted device")
+        verbose_name_plural = _("trusted devices")
+        ordering = ["created_at"]
+        permissions = [("revoke_trusted_devices", _("Can revoke a user's trusted devices"))]
+
+    def __str__(self) -> str:
+        return f"{self.prefix} ({self.agent})" if self.agent else self.prefix
+
+
 class MFAState(models.Model):
     """When a user's MFA last changed (a method enrolled, removed or reset), and since when
     the policy has asked them to set it up.

@@ -93,7 +93,9 @@ def mfa_within(seconds: int) -> type[BasePermission]:
         def has_permission(self, request: Any, view: Any) -> bool:
             if not super().has_permission(request, view):
                 return False
-            auth_time = authentication_of(request)[1]
+            amr, auth_time, _sid = authentication_of(request)
+            if not services.factor_entered(amr):
+                return False  # a trusted device's login: step-up asks for a real factor
             return auth_time is not None and time.time() - auth_time <= seconds
 
     RecentMFA.__name__ = RecentMFA.__qualname__ = f"MFAWithin{seconds}s"

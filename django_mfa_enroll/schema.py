@@ -82,6 +82,16 @@ def secret_parameters() -> list[Any]:
     ]
 
 
+def device_parameters() -> list[Any]:
+    if _utils is None:
+        return []
+    path = _utils.OpenApiParameter.PATH
+    return [
+        *user_parameters(),
+        _utils.OpenApiParameter("device_id", str, path, description="The device's id."),
+    ]
+
+
 def qr_parameters() -> list[Any]:
     if _utils is None:
         return []
@@ -177,9 +187,11 @@ if _utils is not None:
             properties = basic["properties"]
 
             def shape(field: str) -> dict[str, Any]:
+                shown = {field: properties[field], "challenge": properties["challenge"]}
+                shown["remember"] = properties["remember"]
                 return {
                     "type": "object",
-                    "properties": {field: properties[field], "challenge": properties["challenge"]},
+                    "properties": shown,
                     "required": [field],
                     "additionalProperties": False,
                 }

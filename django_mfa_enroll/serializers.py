@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from .conf import mfa_settings
 from .fields import AnyCodeField, CodeField, PasswordField, StrictCharField
-from .models import Event, Secret
+from .models import Event, Secret, TrustedDevice
 
 #: The type of an API key in the secrets resource.
 APIKEY = "apikey"
@@ -121,6 +121,13 @@ class SecretSerializer(serializers.ModelSerializer):
 class PasswordLoginSerializer(RequestSerializer):
     username = StrictCharField(max_length=255, trim_whitespace=False)
     password = PasswordField()
+    device_token = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=128,
+        trim_whitespace=False,
+        help_text="A trusted device's token (TRUST_DAYS): no challenge while it holds.",
+    )
 
 
 class SecondFactorSerializer(RequestSerializer):
@@ -129,6 +136,11 @@ class SecondFactorSerializer(RequestSerializer):
     token = CodeField(required=False)
     backup_code = StrictCharField(required=False, max_length=64, trim_whitespace=False)
     challenge = StrictCharField(required=False, max_length=4096, trim_whitespace=False)
+    remember = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Trust this device for TRUST_DAYS: the answer holds a device_token.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("token" in attrs) == ("backup_code" in attrs):
@@ -180,6 +192,12 @@ class AccessSerializer(serializers.Serializer):
     mfa_setup_due = serializers.DateTimeField(
         required=False,
         help_text="REQUIRED_GRACE: set MFA up before this; after it, logins answer SETUP.",
+    )
+    device_token = serializers.CharField(
+        required=False, help_text='After "remember": true: this device\'s token, shown once.'
+    )
+    device_expires_in = serializers.IntegerField(
+        required=False, help_text="Seconds the device stays trusted."
     )
 
 
@@ -278,6 +296,15 @@ class EventSerializer(serializers.ModelSerializer):
         if event.actor:  # where an administrator was is the admin's to know, not the user's
             shown["ip"], shown["agent"] = None, ""
         return shown
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    """A trusted device as its user sees it: never its token."""
+
+    class Meta:
+        model = TrustedDevice
+        fields = ["id", "agent", "created_at", "last_used_at", "expires_at"]
+        read_only_fields = fields
 
 
 class CodesSerializer(serializers.Serializer):

@@ -31,7 +31,15 @@ DOORS = {
         "parsers",
         "fields",
     },
-    "admin": {"admin", "admin_actions", "user_admin", "history_admin", "forms", "apikey_admin"},
+    "admin": {
+        "admin",
+        "admin_actions",
+        "user_admin",
+        "history_admin",
+        "forms",
+        "apikey_admin",
+        "device_admin",
+    },
     "django": {"backends", "middleware"},
     "operator": {"management"},
 }

@@ -138,8 +138,9 @@ def test_regenerate_backup_codes(spend, api_client, enrolled, clock):
         )
     )
     assert response.status_code == 200
-    # 404 check, SELECT FOR UPDATE, conditional UPDATE, DELETE the old set, INSERT the new
-    spent.within(queries=STATE + 5 + EVENT, hashes=mfa_settings.BACKUP_CODE_COUNT)
+    # 404 check, SELECT FOR UPDATE, conditional UPDATE, DELETE the old set, INSERT the new,
+    # DELETE the trusted devices (a new set revokes them)
+    spent.within(queries=STATE + 6 + EVENT, hashes=mfa_settings.BACKUP_CODE_COUNT)
 
 
 def test_delete_an_active_secret_with_a_totp_code(spend, api_client, enrolled, clock):
@@ -151,8 +152,8 @@ def test_delete_an_active_secret_with_a_totp_code(spend, api_client, enrolled, c
     )
     assert response.status_code == 204
     # 404 check, SELECT FOR UPDATE, conditional UPDATE, the MFA change's upsert, DELETE the
-    # codes, DELETE the secret
-    spent.within(queries=STATE + 6 + EVENT)
+    # codes, the trusted devices (the secret's cascade), the secret
+    spent.within(queries=STATE + 7 + EVENT)
 
 
 def test_delete_an_active_secret_with_a_backup_code(spend, api_client, enrolled):
@@ -164,8 +165,8 @@ def test_delete_an_active_secret_with_a_backup_code(spend, api_client, enrolled)
     )
     assert response.status_code == 204
     # 404 check, SELECT FOR UPDATE, the code's row, spend it, UPDATE the secret, the MFA
-    # change's upsert, two DELETEs
-    spent.within(queries=STATE + 8 + EVENT, hashes=1)
+    # change's upsert, three DELETEs (codes, trusted devices, the secret)
+    spent.within(queries=STATE + 9 + EVENT, hashes=1)
 
 
 # Login.

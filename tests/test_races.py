@@ -530,3 +530,13 @@ def test_one_code_sets_the_password_once(active, user, clock):
     assert all(isinstance(r, refused) for i, r in enumerate(results) if i != winners[0])
     user.refresh_from_db()
     assert user.check_password(f"new passphrase number {winners[0]}")
+
+
+def test_parallel_remembers_never_pass_the_device_limit(active, user, clock, settings):
+    from django_mfa_enroll.models import TrustedDevice
+
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "TRUST_DAYS": 30, "TRUST_MAX_DEVICES": 3}
+    _key, enrollment = active
+    results = race(lambda i: services.remember_device(user, enrollment.secret.pk, clock.now))
+    assert all(isinstance(r, services.NewDevice) for r in results), results
+    assert TrustedDevice.objects.filter(user=user).count() == 3

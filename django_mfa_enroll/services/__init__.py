@@ -26,6 +26,7 @@ whichever module a function lives in:
 - ``operators``: reset, revoke, unlock, key rotation, cleanup;
 - ``api_keys``: API keys for machine clients: made, checked, revoked;
 - ``passwords``: the password, set through the site's validators; every credential ends;
+- ``devices``: trusted devices, remembered after a second factor (``TRUST_DAYS``);
 - ``policy``: who must use MFA (``REQUIRED``), and what their login without it gets.
 """
 
@@ -40,15 +41,18 @@ from .api_keys import (
 )
 from .code_sets import regenerate_backup_codes
 from .credentials import (
+    DEVICE_AMR,
     METHOD_TYPES,
     active_method_ids,
     blacklist_refresh_tokens,
     check_credential,
     check_password_stamp,
     check_recent,
+    factor_entered,
     note_mfa_change,
     password_stamp,
 )
+from .devices import NewDevice, devices_of, remember_device, revoke_device, trusted_device
 from .errors import (
     AlreadyEnrolled,
     APIKeyExpired,
@@ -59,6 +63,7 @@ from .errors import (
     ChallengeUsed,
     CodeRequired,
     CredentialRefused,
+    DeviceNotFound,
     InvalidCode,
     KeyUnavailable,
     LastMethodRequired,
@@ -112,6 +117,14 @@ from .totp_secrets import (
 from .verification import BACKUP_CODE, TOTP, verify_any_code
 
 __all__ = [
+    "DEVICE_AMR",
+    "DeviceNotFound",
+    "NewDevice",
+    "devices_of",
+    "factor_entered",
+    "remember_device",
+    "revoke_device",
+    "trusted_device",
     "NewAPIKey",
     "api_keys_of",
     "authenticate_api_key",

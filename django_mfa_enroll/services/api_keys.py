@@ -21,7 +21,7 @@ from .. import apikeys, signals
 from ..conf import mfa_settings
 from ..models import APIKey, Event
 from . import clock
-from .credentials import check_recent
+from .credentials import check_recent, factor_entered
 from .errors import (
     APIKeyExpired,
     APIKeyInvalid,
@@ -61,7 +61,7 @@ def create_api_key(
     parallel burst cannot pass it); ``expires_in`` at most ``API_KEY_MAX_AGE``.
     """
     check_recent(auth_time)
-    if "mfa" not in amr and active_secret(user) is not None:
+    if not factor_entered(amr) and active_secret(user) is not None:
         raise SecondFactorRequired
     now = clock.now()
     expires_at = None if expires_in is None else now + timedelta(seconds=expires_in)

@@ -12,6 +12,7 @@ from .. import backup_codes, signals
 from ..conf import mfa_settings
 from ..models import BackupCode, Event, Secret
 from . import clock
+from .devices import revoke_devices
 from .errors import MFAError, NotEnrolled
 from .events import record
 from .failures import announce_failure, attempt
@@ -53,6 +54,7 @@ def regenerate_backup_codes(user: Any, secret_id: Any, code: str) -> list[str]:
         if error is None:
             codes = new_code_set(secret, now)
             record(user.pk, Event.Type.CODES_REGENERATED, secret_id=secret.pk, at=now)
+            revoke_devices(user.pk)  # a new set is a fresh start: no device stays trusted
     if error is not None:
         announce_failure(secret, error)
         raise error

@@ -114,6 +114,17 @@ def blacklist_refresh_tokens(user: Any) -> int:
     return len(tokens)
 
 
+#: In ``amr``: the second factor was a trusted device, not a code entered in this login.
+DEVICE_AMR = "device"
+
+
+def factor_entered(amr: Any) -> bool:
+    """Whether a login's ``amr`` shows a second factor entered in it: a trusted device's
+    login counts as MFA-verified, never as a factor entered (step-up, new credentials)."""
+    listed = _listed(amr)
+    return "mfa" in listed and DEVICE_AMR not in listed
+
+
 def check_recent(auth_time: Any) -> None:
     """Refuse a login older than ``REAUTH_MAX_AGE`` seconds, or one that never said when
     it happened (``auth_time``, seconds since the epoch): ReauthenticationRequired."""

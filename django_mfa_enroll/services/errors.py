@@ -185,3 +185,7 @@ class LastMethodRequired(MFAError):
         "This account must use two-step verification, so its last method cannot be "
         "removed: add another method first, or ask an administrator to reset it."
     )
+
+
+class DeviceNotFound(SecretNotFound):
+    message = _("No such trusted device.")

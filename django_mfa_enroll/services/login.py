@@ -12,6 +12,7 @@ from django.db import router, transaction
 from .. import signals
 from ..models import BackupCode, Event, Secret
 from . import clock
+from .credentials import DEVICE_AMR
 from .errors import (
     ChallengeInvalid,
     ChallengeUsed,
@@ -37,7 +38,12 @@ from .verification import (
 logger = logging.getLogger("django_mfa_enroll")
 
 #: RFC 8176 authentication method references, by the second factor used.
-AMR = {None: ["pwd"], TOTP: ["pwd", "otp", "mfa"], BACKUP_CODE: ["pwd", "mfa"]}
+AMR = {
+    None: ["pwd"],
+    TOTP: ["pwd", "otp", "mfa"],
+    BACKUP_CODE: ["pwd", "mfa"],
+    DEVICE_AMR: ["pwd", DEVICE_AMR, "mfa"],
+}
 
 
 @dataclass(frozen=True)

@@ -73,14 +73,17 @@ class PasswordLoginView(LoginAPIView):
     )
     def post(self, request: Request) -> Response:
         data = _validated(PasswordLoginSerializer, request.data)
-        return self._login(request, data["username"], data["password"])
+        device = data.get("device_token") or _device_header(request)
+        return self._login(request, data["username"], data["password"], device)
 
     @document(responses=login_responses(), errors=(400, 401, 429))
     def get(self, request: Request) -> Response:
         username, password = basic_credentials(request)
-        return self._login(request, username, password)
+        return self._login(request, username, password, _device_header(request))
 
-    def _login(self, request: Request, username: str, password: str) -> Response:
+    def _login(
+        self, request: Request, username: str, password: str, device: str | None
+    ) -> Response:
         user = authenticate(
             request._request, username=username, password=password, mfa_stage=PASSWORD_STAGE
         )
@@ -98,6 +101,12 @@ class PasswordLoginView(LoginAPIView):
             if policy.due is not None:
                 answer["mfa_setup_due"] = policy.due.isoformat().replace("+00:00", "Z")
             return Response(answer)
+        if device:
+            now = services.clock.now()
+            if services.trusted_device(user, device, now) is not None:
+                amr = services.AMR[services.DEVICE_AMR]
+                return Response(access_answer(user, amr, now, secret.pk))
+            # A token that does not hold changes nothing: the login gets its challenge.
         secret.user = user
         return Response(
             {
@@ -112,12 +121,19 @@ class PasswordLoginView(LoginAPIView):
         return 'Basic realm="api"'
 
 
+def _device_header(request: Request) -> str | None:
+    """A trusted device's token sent as ``X-MFA-Device`` (for a GET with Basic credentials)."""
+    return request.headers.get("X-MFA-Device") or None
+
+
 class SecondFactorView(LoginAPIView):
     """Redeem a login challenge with ``{"token": "<TOTP code>"}`` or ``{"backup_code"}``.
 
     The challenge comes as ``Authorization: jwt <challenge>`` or ``{"challenge"}``.
     Answers 200 ``{"type": "ACCESS", "token", "refresh", "user_id"}``; a wrong code 401;
-    too many wrong codes 429 with Retry-After.
+    too many wrong codes 429 with Retry-After. With ``"remember": true`` and ``TRUST_DAYS``
+    set, also ``device_token`` and ``device_expires_in``: sent with the password
+    (``device_token`` or ``X-MFA-Device``), it logs in without a challenge.
     """
 
     @document(
@@ -140,7 +156,15 @@ class SecondFactorView(LoginAPIView):
             raise ServiceError(error, status_code=401) from None
         # Earned with a password that is no longer the user's: the code is spent, no login.
         services.check_password_stamp(factor.user, challenge.get(PASSWORD_CLAIM))
-        return Response(access_answer(factor.user, factor.amr, factor.at, factor.secret_id))
+        answer = access_answer(factor.user, factor.amr, factor.at, factor.secret_id)
+        if data["remember"]:
+            trusted = services.remember_device(factor.user, factor.secret_id, factor.at)
+            if trusted is not None:  # TRUST_DAYS is on
+                answer["device_token"] = trusted.token
+                answer["device_expires_in"] = int(
+                    (trusted.row.expires_at - factor.at).total_seconds()
+                )
+        return Response(answer)
 
 
 class RefreshView(LoginAPIView):

@@ -2,8 +2,7 @@
 
 Deployment settings come from the environment (API.md): DATABASE_URL, REDIS_URL,
 DJANGO_DEBUG, MFA_AUTH_RATE, MFA_REAUTH_MAX_AGE, MFA_REQUIRED, MFA_REQUIRED_GRACE,
-DJANGO_EMAIL_BACKEND,
-DJANGO_EMAIL_FILE_PATH, plus DJANGO_SECRET_KEY and MFA_ENCRYPTION_KEYS (comma-separated
+MFA_TRUST_DAYS, DJANGO_EMAIL_BACKEND, DJANGO_EMAIL_FILE_PATH, plus DJANGO_SECRET_KEY and MFA_ENCRYPTION_KEYS (comma-separated
 Fernet keys) for anything beyond a demo.
 """
 
@@ -189,6 +188,8 @@ if os.environ.get("MFA_REAUTH_MAX_AGE"):
     MFA_ENROLL["REAUTH_MAX_AGE"] = int(os.environ["MFA_REAUTH_MAX_AGE"])
 # Who must use MFA ("staff", "all", a dotted path), and for how long they may still sign in
 # without it (seconds): MFA_REQUIRED=all MFA_REQUIRED_GRACE=0 makes every sign-in set it up.
+# "Trust this browser for N days" on the sign-in page (MFA_TRUST_DAYS=0 turns it off).
+MFA_ENROLL["TRUST_DAYS"] = int(os.environ.get("MFA_TRUST_DAYS", "30")) or None
 if os.environ.get("MFA_REQUIRED"):
     MFA_ENROLL["REQUIRED"] = os.environ["MFA_REQUIRED"]
 if os.environ.get("MFA_REQUIRED_GRACE"):

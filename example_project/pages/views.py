@@ -7,6 +7,8 @@ send it as ``Authorization: jwt <token>``, like any other client of the API.
 from django.urls import reverse
 from django.views.generic import TemplateView
 
+from django_mfa_enroll.conf import mfa_settings
+
 API = "django_mfa_enroll"
 
 # No inline script, no other origin: everything the pages run or show is served here.
@@ -31,6 +33,7 @@ def urls() -> dict[str, str]:
         "refresh": reverse(f"{API}:auth-refresh"),
         "secrets": reverse(f"{API}:secret-list", kwargs={"user_id": "me"}),
         "events": reverse(f"{API}:events", kwargs={"user_id": "me"}),
+        "devices": reverse(f"{API}:device-list", kwargs={"user_id": "me"}),
         "me": reverse("me"),
         "signinPage": reverse("pages:signin"),
         "securityPage": reverse("pages:security"),
@@ -43,6 +46,7 @@ class PageView(TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["urls"] = urls()
+        context["trust_days"] = mfa_settings.TRUST_DAYS  # "Trust this browser for N days"
         return context
 
     def dispatch(self, request, *args, **kwargs):

@@ -42,7 +42,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PASSWORD = "demo-password-123"
-USERS = ["alice", "bob", "carol", "dave", "erin"]
+USERS = ["alice", "bob", "carol", "dave", "erin", "frank"]
 REQUIRED = os.environ.get("MFA_E2E_REQUIRED") == "1"
 
 
@@ -663,3 +663,35 @@ def test_a_required_user_signs_in_sets_mfa_up_and_is_in(browser, required_site):
     tab.expect_security_page()
     context.close()
     assert tab.script_errors == [] and tab.elsewhere == []
+
+
+def test_a_trusted_browser_signs_in_with_the_password_until_revoked(tabs, site):
+    app = enroll_by_api(site, "frank")
+    tab = tabs("7-trusted")
+    page = tab.page
+    tab.sign_in("frank")
+    tab.expect_code_step()
+    page.get_by_label("Trust this browser for 30 days").check()
+    tab.enter_code(next_code(app))
+    tab.expect_security_page()
+    expect(page.get_by_role("status").first).to_have_text(
+        "This browser is trusted: next time your password is enough."
+    )
+    listed = page.locator("#devices li")
+    expect(listed).to_have_count(1)
+    expect(listed).to_contain_text("Chrome on Linux")
+    tab.shot("browser-trusted")
+
+    tab.sign_out()
+    tab.sign_in("frank")  # the password alone: no code step
+    tab.expect_security_page()
+    expect(page.get_by_role("status").first).to_have_text(
+        "Signed in on a trusted browser: no code needed."
+    )
+    tab.shot("signed-in-without-a-code")
+
+    page.get_by_role("button", name=re.compile(r"^Revoke Chrome on Linux")).click()
+    expect(page.locator("#devices-section")).to_be_hidden()
+    tab.sign_out()
+    tab.sign_in("frank")
+    tab.expect_code_step()  # revoked: a code again

@@ -10,6 +10,8 @@ const ACCESS = "mfaExample.access";
 const REFRESH = "mfaExample.refresh";
 const USERNAME = "mfaExample.username";
 const SETUP_ONLY = "mfaExample.setupOnly";
+// A trusted browser's device token, per username, kept across sign-outs (localStorage).
+const DEVICE = "mfaExample.device.";
 const NOTICE = "mfaExample.notice"; // a message for the next page (signed out, session ended)
 
 export class ApiError extends Error {
@@ -130,15 +132,30 @@ async function authorized(method, url, body) {
 }
 
 // Signing in: no access token yet; the second step sends the challenge as the token.
+// With this browser's device token for the user, if it was trusted: no code asked then.
 export async function passwordLogin(username, password) {
-  return answerOf(await send("POST", urls.password, { body: { username, password } }));
+  const body = { username, password };
+  const device = localStorage.getItem(DEVICE + username);
+  if (device) body.device_token = device;
+  const answer = answerOf(await send("POST", urls.password, { body }));
+  if (device && (await answer).type === "CHALLENGE") localStorage.removeItem(DEVICE + username);
+  return answer;
 }
 
-export async function secondFactor(challenge, typed) {
-  return answerOf(
-    await send("POST", urls.totp, { body: codeBody(typed, "backup_code"), bearer: challenge }),
-  );
+// ``remember``: trust this browser (the answer's device_token stays in localStorage).
+export async function secondFactor(challenge, typed, { remember = false, username = "" } = {}) {
+  const body = codeBody(typed, "backup_code");
+  if (remember) body.remember = true;
+  const answer = await answerOf(await send("POST", urls.totp, { body, bearer: challenge }));
+  if (answer.device_token) localStorage.setItem(DEVICE + username, answer.device_token);
+  return answer;
 }
+
+// The signed-in user's trusted browsers (never a token), and forgetting one.
+export const devices = {
+  list: async () => answerOf(await authorized("GET", urls.devices)),
+  revoke: async (id) => answerOf(await authorized("DELETE", `${urls.devices}/${id}`)),
+};
 
 // The signed-in user's security history, newest first (one page of it).
 export const history = {

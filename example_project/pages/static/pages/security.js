@@ -109,7 +109,8 @@ function renderEvents(events) {
     ...events.map((event) => {
       const item = document.createElement("li");
       const what = document.createElement("strong");
-      what.textContent = EVENT_NAMES[event.type] || event.type;
+      const byDevice = event.type === "login" && event.detail && event.detail.method === "device";
+      what.textContent = byDevice ? "Signed in on a trusted browser" : EVENT_NAMES[event.type] || event.type;
       const details = [when(event.at)];
       if (event.agent) details.push(event.agent);
       if (event.ip) details.push(event.ip);

@@ -39,6 +39,16 @@ if (accessToken()) {
 }
 notice.textContent = takeNotice();
 
+// How the login authenticated (the token's amr claim): "device" for a trusted browser.
+function amrOf(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(payload)).amr || [];
+  } catch {
+    return [];
+  }
+}
+
 function setTitle(text) {
   title.textContent = text;
   document.title = `${text} · django-mfa-enroll example`;
@@ -87,6 +97,8 @@ passwordForm.addEventListener("submit", async (event) => {
     if (answer.type === "CHALLENGE") askForCode(answer);
     else if (answer.type === "SETUP") {
       goIn(answer, "You are signed in to set up two-step verification, and only for that.");
+    } else if (amrOf(answer.token).includes("device")) {
+      goIn(answer, "Signed in on a trusted browser: no code needed.");
     } else if (answer.mfa_setup_due) {
       const due = new Date(answer.mfa_setup_due).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
       goIn(answer, `Set up two-step verification before ${due}: after that, you must set it up to sign in.`);
@@ -106,8 +118,12 @@ codeForm.addEventListener("submit", async (event) => {
   const backup = !("token" in codeBody(typed, "backup_code"));
   showError(codeError, ""); // a new answer, a new message (read out again if the same)
   try {
-    const answer = await whileBusy(codeForm, () => secondFactor(challenge, typed));
-    goIn(answer, backup ? "You signed in with a backup code. That code cannot be used again." : "");
+    const remember = Boolean(document.getElementById("remember")?.checked);
+    const answer = await whileBusy(codeForm, () => secondFactor(challenge, typed, { remember, username }));
+    const words = [];
+    if (backup) words.push("You signed in with a backup code. That code cannot be used again.");
+    if (answer.device_token) words.push("This browser is trusted: next time your password is enough.");
+    goIn(answer, words.join(" "));
   } catch (error) {
     if (CHALLENGE_OVER.has(error.code)) {
       backToPassword(describeError(error));
