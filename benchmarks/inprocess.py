@@ -288,7 +288,12 @@ def operations(harness: Harness) -> list[Op]:
     full_set = _enroll(harness, _make_user("fullset"))
     last_code = _enroll(harness, _make_user("lastcode"))
     regen = _enroll(harness, _make_user("regen"))
-    _enroll(harness, _make_user("login", password))
+    login_user = _enroll(harness, _make_user("login", password))
+    _make_user("nomfa", password)
+    _make_user("required", password)
+    device = services.remember_device(login_user.user, login_user.secret_id, clock.now)
+    if device is None:
+        raise RuntimeError("the benchmark site must set TRUST_DAYS")
 
     # The last unused code: spend nine of ten, keep the tenth for the runs.
     kept = last_code.codes[-1].replace("-", "")
@@ -387,10 +392,19 @@ def operations(harness: Harness) -> list[Op]:
         if outcome is None:
             raise AssertionError("login step one found no active secret")
 
-    def is_challenge(context: Any, response: Any) -> None:
-        _expect_status(200)(context, response)
-        if response.json()["type"] != "CHALLENGE":
-            raise AssertionError(response.content)
+    def answers(kind: str) -> Callable[[Any, Any], None]:
+        def check(context: Any, response: Any) -> None:
+            _expect_status(200)(context, response)
+            if response.json()["type"] != kind:
+                raise AssertionError(response.content)
+
+        return check
+
+    is_challenge = answers("CHALLENGE")
+
+    def password_login(username: str, **extra: str) -> Callable[[Any], Any]:
+        body = json.dumps({"username": username, "password": password, **extra})
+        return lambda c: client.post("/auth/password", body, content_type="application/json")
 
     invalid = services.InvalidCode
     issuer = "Bench"
@@ -602,14 +616,42 @@ def operations(harness: Harness) -> list[Op]:
             "login step one  POST /auth/password",
             "client",
             login_setup,
-            lambda c: client.post(
-                "/auth/password",
-                json.dumps({"username": "login", "password": password}),
-                content_type="application/json",
-            ),
+            password_login("login"),
             is_challenge,
             login,
             hashed_login=True,
+        ),
+        Op(
+            "login_device",
+            "login, a trusted device  POST /auth/password",
+            "client",
+            login_setup,
+            password_login("login", device_token=device.token),
+            answers("ACCESS"),
+            login,
+            hashed_login=True,
+            versus="login_password",
+        ),
+        Op(
+            "login_nomfa",
+            "login, no MFA, policy asked  POST /auth/password",
+            "client",
+            login_setup,
+            password_login("nomfa"),
+            answers("ACCESS"),
+            login,
+            hashed_login=True,
+        ),
+        Op(
+            "login_setup",
+            "login, MFA required: SETUP  POST /auth/password",
+            "client",
+            login_setup,
+            password_login("required"),
+            answers("SETUP"),
+            login,
+            hashed_login=True,
+            versus="login_nomfa",
         ),
     ]
     return ops

@@ -20,7 +20,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from django_mfa_enroll.conf import mfa_settings
 
-from .conftest import login
+from .conftest import PASSWORD, login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -182,6 +182,33 @@ def test_password_login_with_mfa(spend, anon_client, enrolled):
     response, spent = spend(lambda: login(anon_client))
     assert response.json()["type"] == "CHALLENGE"
     spent.within(queries=1)
+
+
+def test_password_login_of_a_user_who_must_set_mfa_up(spend, anon_client, user, settings):
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "REQUIRED": "all"}
+    response, spent = spend(lambda: login(anon_client))
+    assert response.json()["type"] == "SETUP"
+    spent.within(queries=1)  # is there an active secret? (the policy reads no table)
+
+
+def test_password_login_with_a_trusted_device(spend, anon_client, enrolled, clock, settings):
+    from django_mfa_enroll import services
+    from django_mfa_enroll.models import Secret
+
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "TRUST_DAYS": 30}
+    secret = Secret.objects.select_related("user").get()
+    device = services.remember_device(secret.user, secret.pk, clock.now)
+    response, spent = spend(
+        lambda: anon_client.post(
+            "/auth/password",
+            {"username": "alice", "password": PASSWORD, "device_token": device.token},
+            format="json",
+        )
+    )
+    assert response.json()["type"] == "ACCESS"
+    # The active secret, the device's row (by its prefix, its secret active), its use
+    # (at most once a minute), the login's event
+    spent.within(queries=4)
 
 
 def test_totp_second_factor(spend, anon_client, enrolled, clock):

@@ -16,6 +16,9 @@ WSGI_APPLICATION = "benchmarks.bench_site.wsgi.application"
 
 # The production default, stated so a change of default shows in the benchmark's JSON.
 MFA_ENROLL = {**_MFA_ENROLL, "BACKUP_CODE_ITERATIONS": 20_000}
+# A policy that names one user, and trusted devices on: their cost beside a login's.
+MFA_ENROLL["REQUIRED"] = "benchmarks.bench_site.policy.must_use_mfa"
+MFA_ENROLL["TRUST_DAYS"] = 30
 # ``run.py --auth-rate off`` turns the per-IP throttle off, to show its share of the cost.
 if MFA_ENROLL["AUTH_RATE"] == "off":
     MFA_ENROLL["AUTH_RATE"] = None
