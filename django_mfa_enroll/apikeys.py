@@ -65,7 +65,7 @@ def prefix_of(text: str, tag: str = TAG) -> str | None:
 
 def hash_key(key: str) -> str:
     """The SHA-256 of the key, in hex: what the database keeps."""
-    return hashlib.sha256(key.encode("ascii")).hexdigest()
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def check(key: str, stored_hash: str | None) -> bool:

@@ -20,7 +20,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from . import services
-from .claims import AMR_CLAIM, AUTH_TIME_CLAIM, PASSWORD_CLAIM, SID_CLAIM
+from .claims import AMR_CLAIM, AUTH_TIME_CLAIM, PASSWORD_CLAIM, SETUP_DUE_CLAIM, SID_CLAIM
 from .conf import mfa_settings
 
 #: Accepted schemes of ``Authorization: <scheme> <token>``, compared without case.
@@ -114,7 +114,11 @@ def follow_mfa_state(user: Any, token: Any) -> None:
     try:
         services.check_password_stamp(user, token.get(PASSWORD_CLAIM))
         services.check_credential(
-            user.pk, token.get(AMR_CLAIM), token.get(SID_CLAIM), token.get(AUTH_TIME_CLAIM)
+            user.pk,
+            token.get(AMR_CLAIM),
+            token.get(SID_CLAIM),
+            token.get(AUTH_TIME_CLAIM),
+            token.get(SETUP_DUE_CLAIM),
         )
     except services.CredentialRefused as error:
         raise exceptions.AuthenticationFailed(error.message, code=error.code) from None
@@ -224,7 +228,11 @@ def read_challenge(raw: str) -> ChallengeToken:
 
 
 def access_answer(
-    user: Any, amr: list[str], auth_time: datetime, secret_id: Any = None
+    user: Any,
+    amr: list[str],
+    auth_time: datetime,
+    secret_id: Any = None,
+    setup_due: datetime | None = None,
 ) -> dict[str, Any]:
     """Issue a refresh/access pair carrying ``amr`` (RFC 8176) and the login's ``auth_time``
     (a refresh keeps it: a renewed token is no more recent a login than the first).
@@ -238,6 +246,8 @@ def access_answer(
     refresh[PASSWORD_CLAIM] = services.password_stamp(user)
     if secret_id is not None:
         refresh[SID_CLAIM] = str(secret_id)
+    if setup_due is not None:  # let in during REQUIRED_GRACE: not past its end
+        refresh[SETUP_DUE_CLAIM] = int(setup_due.timestamp())
     return {
         "type": "ACCESS",
         "token": str(refresh.access_token),

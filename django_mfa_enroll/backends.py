@@ -16,7 +16,14 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 
 from . import services
-from .claims import PASSWORD_STAGE, SESSION_AMR, SESSION_AUTH_TIME, SESSION_SID, stamp_login
+from .claims import (
+    PASSWORD_STAGE,
+    SESSION_AMR,
+    SESSION_AUTH_TIME,
+    SESSION_SETUP_DUE,
+    SESSION_SID,
+    stamp_login,
+)
 from .models import Event
 
 __all__ = ["PASSWORD_STAGE", "MFAModelBackend", "remember_amr_in_session"]
@@ -50,7 +57,9 @@ class MFAModelBackend(ModelBackend):
                 factor = services.complete_login(user, mfa_token)
         except services.MFAError:
             raise PermissionDenied("second factor required or refused") from None
-        return stamp_login(user, factor.amr, int(factor.at.timestamp()), factor.secret_id)
+        return stamp_login(
+            user, factor.amr, int(factor.at.timestamp()), factor.secret_id, factor.setup_due
+        )
 
 
 def remember_amr_in_session(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
@@ -68,6 +77,7 @@ def remember_amr_in_session(sender: Any, request: Any, user: Any, **kwargs: Any)
     for key, value in (
         (SESSION_AUTH_TIME, getattr(user, "mfa_auth_time", None)),
         (SESSION_SID, getattr(user, "mfa_secret_id", None)),
+        (SESSION_SETUP_DUE, getattr(user, "mfa_setup_due", None)),
     ):
         if value is not None:
             session[key] = value

@@ -88,7 +88,9 @@ class MFACodeFormMixin(_FormBase):
         except services.MFAError:
             self._signal_failure(username)
             raise self._refusal() from None
-        return stamp_login(user, factor.amr, int(factor.at.timestamp()), factor.secret_id)
+        return stamp_login(
+            user, factor.amr, int(factor.at.timestamp()), factor.secret_id, factor.setup_due
+        )
 
     def _count_attempt(self) -> None:
         wait = ratelimit.login_wait(self.request) if self.request is not None else None

@@ -29,7 +29,7 @@ from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import SimpleLazyObject
 
 from . import services
-from .claims import SESSION_AMR, SESSION_AUTH_TIME, SESSION_SID
+from .claims import SESSION_AMR, SESSION_AUTH_TIME, SESSION_SETUP_DUE, SESSION_SID
 
 logger = logging.getLogger("django_mfa_enroll")
 
@@ -77,6 +77,7 @@ def _checked(request: Any, user: Any) -> Any:
             session.get(SESSION_AMR),
             session.get(SESSION_SID),
             session.get(SESSION_AUTH_TIME),
+            session.get(SESSION_SETUP_DUE),
         )
     except services.CredentialRefused as refused:
         logger.info("MFA session ended: user=%s reason=%s", user.pk, refused.code)

@@ -33,7 +33,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, SlidingTo
 
 from . import services
 from .authentication import user_of_token
-from .claims import AMR_CLAIM, AUTH_TIME_CLAIM, PASSWORD_CLAIM
+from .claims import AMR_CLAIM, AUTH_TIME_CLAIM, PASSWORD_CLAIM, SETUP_DUE_CLAIM
 
 #: Token types that are credentials (a login challenge is not one).
 CREDENTIAL_TYPES = frozenset(
@@ -56,7 +56,8 @@ class _PasswordLogin(FollowsMFAState):
             raise exceptions.AuthenticationFailed(
                 services.MFARequired.message, code=services.MFARequired.code
             )
-        if services.login_policy(user, services.clock.now()).setup_now:
+        policy = services.login_policy(user, services.clock.now())
+        if policy.setup_now:
             raise exceptions.AuthenticationFailed(
                 services.MFASetupRequired.message, code=services.MFASetupRequired.code
             )
@@ -64,6 +65,8 @@ class _PasswordLogin(FollowsMFAState):
         token[AMR_CLAIM] = services.AMR[None]
         token[AUTH_TIME_CLAIM] = int(services.clock.now().timestamp())
         token[PASSWORD_CLAIM] = services.password_stamp(user)
+        if policy.due is not None:
+            token[SETUP_DUE_CLAIM] = int(policy.due.timestamp())
         return token
 
 

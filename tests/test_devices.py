@@ -297,3 +297,66 @@ def test_the_admin_lists_devices_never_their_tokens_and_revokes_them(trust, user
     assert Event.objects.get(type="device_revoked").actor == f"user {admin.pk}"
     assert password_with_device(token).json()["type"] == "CHALLENGE"
     assert Permission.objects.filter(codename="revoke_trusted_devices").exists()
+
+
+def test_non_ascii_tokens_and_keys_are_refused_not_a_500(trust, user, clock, enrolled):
+    assert password_with_device("é" * 60).json()["type"] == "CHALLENGE"
+    assert password_with_device("é", header=False).json()["type"] == "CHALLENGE"
+    response = APIClient().get("/site/key/whoami/", HTTP_AUTHORIZATION="apikey éé")
+    assert response.status_code == 401
+
+
+def test_a_device_login_resets_no_one_else(trust, user, other_user, clock, enrolled):
+    from django.contrib.auth.models import Permission
+
+    user.is_staff = True
+    user.save()
+    user.user_permissions.add(Permission.objects.get(codename="reset_mfa"))
+    other = services.create_secret(other_user, issuer="Example")
+    services.enroll_secret(other_user, other.secret.pk, clock.code(other.key_base32))
+    clock.next_step()
+    token = remembered(clock, enrolled)["device_token"]
+    staff = with_token(password_with_device(token).json()["token"])
+    response = staff.delete(f"/users/{other_user.pk}/secrets/{other.secret.pk}")
+    assert response.status_code == 403 and response.json()["code"] == "mfa_required"
+    assert Secret.objects.filter(user=other_user).exists()
+
+
+def test_lowering_trust_days_shortens_devices_already_trusted(
+    trust, user, clock, enrolled, settings
+):
+    token = remembered(clock, enrolled)["device_token"]
+    clock.advance(2 * 86_400)
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "TRUST_DAYS": 1}
+    assert password_with_device(token).json()["type"] == "CHALLENGE"
+
+
+def test_a_password_change_revokes_every_device(trust, user, clock, enrolled, flow):
+    token = remembered(clock, enrolled)["device_token"]
+    response = flow.client.post(
+        "/users/me/secrets",
+        {
+            "type": "password",
+            "secret": "a new long passphrase 8",
+            "token": clock.code(enrolled["key"]),
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert not TrustedDevice.objects.exists()
+    answer = (
+        APIClient()
+        .post(
+            "/auth/password",
+            {"username": "alice", "password": "a new long passphrase 8", "device_token": token},
+            format="json",
+        )
+        .json()
+    )
+    assert answer["type"] == "CHALLENGE"
+
+
+def test_a_huge_trust_days_is_capped_not_a_500(trust, user, clock, enrolled, settings):
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "TRUST_DAYS": 10**9}
+    answer = remembered(clock, enrolled)
+    assert answer["device_expires_in"] == 3650 * 86_400

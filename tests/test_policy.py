@@ -14,7 +14,7 @@ from rest_framework_simplejwt.tokens import UntypedToken
 from django_mfa_enroll import services
 from django_mfa_enroll.models import APIKey, MFAState, Secret
 
-from .conftest import PASSWORD, login, make_user, redeem
+from .conftest import PASSWORD, challenge_of, login, make_user, redeem
 
 pytestmark = pytest.mark.django_db
 
@@ -247,8 +247,6 @@ def test_the_last_method_cannot_be_deleted(user, clock, required, enrolled, flow
     assert secret.status == "active" and secret.last_step is not None
     assert secret.failure_count == 0
     # The code was not checked, so it is not spent: the same step still logs in.
-    from .conftest import challenge_of
-
     challenge = challenge_of(APIClient())
     assert redeem(APIClient(), challenge, token=clock.code(enrolled["key"])).status_code == 200
 
@@ -332,3 +330,69 @@ def test_a_policy_that_names_a_rule_passes_the_check(settings, value):
 
     settings.MFA_ENROLL = {**settings.MFA_ENROLL, "REQUIRED": value}
     assert check_required() == []
+
+
+# What a hostile review found, each now a rule.
+
+
+def test_the_grace_binds_its_tokens_and_their_refreshes_too(user, clock, required, settings):
+    required(grace=3600)
+    answer = login(APIClient()).json()
+    assert answer["type"] == "ACCESS"
+    client = with_token(answer["token"])
+    assert client.get("/site/whoami/").status_code == 200
+    clock.advance(3601)
+    response = client.get("/site/whoami/")
+    assert response.status_code == 401 and response.json()["code"] == "mfa_setup_required"
+    refreshed = APIClient().post("/auth/refresh", {"refresh": answer["refresh"]}, format="json")
+    assert refreshed.status_code == 401
+    assert refreshed.json()["code"] == "mfa_setup_required"
+
+
+def test_a_grace_login_that_enrolled_goes_on(user, clock, required):
+    required(grace=3600)
+    answer = login(APIClient()).json()
+    client = with_token(answer["token"])
+    enroll_with(client, clock)  # enrolling ends the password-only token anyway
+    clock.advance(3601)
+    challenge = challenge_of(APIClient())
+    assert challenge
+
+
+def test_the_grace_binds_its_sessions(user, clock, required):
+    required(grace=3600)
+    browser = Client()
+    assert browser.login(username="alice", password=PASSWORD)
+    assert browser.get("/site/members/").status_code == 200
+    clock.advance(3601)
+    assert browser.get("/site/members/").status_code == 302
+
+
+def test_no_api_key_before_mfa_when_it_is_required(user, clock, required):
+    required(grace=3600)
+    client = with_token(login(APIClient()).json()["token"])
+    response = client.post("/users/me/secrets", {"type": "apikey"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "mfa_setup_required"
+    assert not APIKey.objects.exists()
+
+
+def test_a_policy_that_fails_says_yes_and_is_logged(user, clock, required, caplog):
+    required("tests.test_policy.broken_rule")
+    assert login(APIClient()).json()["type"] == "SETUP"
+    assert "MFA policy failed" in caplog.text
+
+
+def broken_rule(user) -> bool:
+    raise RuntimeError("the site's rule is broken")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("TRUST_DAYS", 0), ("TRUST_DAYS", 10**9), ("TRUST_MAX_DEVICES", 0), ("REQUIRED_GRACE", -1)],
+)
+def test_trust_and_grace_out_of_range_are_a_check_error(settings, name, value):
+    from django_mfa_enroll.checks import E015, check_trust_and_grace
+
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, name: value}
+    assert [error.id for error in check_trust_and_grace()] == [E015]

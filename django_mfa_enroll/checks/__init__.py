@@ -25,7 +25,7 @@ from .doors import (  # the checks on how a site wires the doors in, registered 
     check_simplejwt_views,
 )
 from .events import E012, W006, check_events_beside_secrets, check_notify
-from .policy import E014, check_required
+from .policy import E014, E015, check_required, check_trust_and_grace
 
 W001 = "django_mfa_enroll.W001"
 E001 = "django_mfa_enroll.E001"
@@ -315,7 +315,9 @@ def _tables_ready() -> bool:
 
 __all__ = [
     "E014",
+    "E015",
     "check_required",
+    "check_trust_and_grace",
     "E012",
     "W006",
     "check_events_beside_secrets",

@@ -33,3 +33,27 @@ def check_required(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             id=E014,
         )
     ]
+
+
+E015 = "django_mfa_enroll.E015"
+
+
+@register(Tags.security)
+def check_trust_and_grace(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """``TRUST_DAYS`` (None or 1 to 3650), ``TRUST_MAX_DEVICES`` (1 or more) and
+    ``REQUIRED_GRACE`` (0 or more) are numbers a login can use."""
+    problems = []
+    for name, low, high in (
+        ("TRUST_DAYS", 1, 3650),
+        ("TRUST_MAX_DEVICES", 1, None),
+        ("REQUIRED_GRACE", 0, None),
+    ):
+        try:
+            value = getattr(mfa_settings, name)
+        except (TypeError, ValueError):
+            problems.append(f"{name} must be a whole number")
+            continue
+        if value is not None and not (low <= value and (high is None or value <= high)):
+            bound = f"{low} to {high}" if high is not None else f"{low} or more"
+            problems.append(f"{name} is {value}; use {bound}")
+    return [Error(f"MFA_ENROLL: {problem}.", id=E015) for problem in problems]

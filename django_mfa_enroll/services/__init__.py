@@ -64,6 +64,7 @@ from .errors import (
     CodeRequired,
     CredentialRefused,
     DeviceNotFound,
+    GraceOver,
     InvalidCode,
     KeyUnavailable,
     LastMethodRequired,
@@ -119,6 +120,7 @@ from .verification import BACKUP_CODE, TOTP, verify_any_code
 __all__ = [
     "DEVICE_AMR",
     "DeviceNotFound",
+    "GraceOver",
     "NewDevice",
     "devices_of",
     "factor_entered",

@@ -26,11 +26,13 @@ from .errors import (
     APIKeyExpired,
     APIKeyInvalid,
     APIKeyLimit,
+    MFASetupRequired,
     SecondFactorRequired,
     SecretNotFound,
 )
 from .events import current_origin, record
 from .lookups import active_secret, as_uuid, lock_users
+from .policy import must_use_mfa
 
 logger = logging.getLogger("django_mfa_enroll")
 
@@ -61,8 +63,11 @@ def create_api_key(
     parallel burst cannot pass it); ``expires_in`` at most ``API_KEY_MAX_AGE``.
     """
     check_recent(auth_time)
-    if not factor_entered(amr) and active_secret(user) is not None:
+    active = active_secret(user)
+    if not factor_entered(amr) and active is not None:
         raise SecondFactorRequired
+    if active is None and must_use_mfa(user):
+        raise MFASetupRequired  # REQUIRED (its grace too): MFA first, then keys
     now = clock.now()
     expires_at = None if expires_in is None else now + timedelta(seconds=expires_in)
     with transaction.atomic(using=router.db_for_write(APIKey)):

@@ -26,7 +26,13 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from ..conf import mfa_settings
 from ..models import MFAState, Secret
 from . import clock
-from .errors import MFARequired, MFAReset, PasswordChanged, ReauthenticationRequired
+from .errors import (
+    GraceOver,
+    MFARequired,
+    MFAReset,
+    PasswordChanged,
+    ReauthenticationRequired,
+)
 from .statements import mfa_state
 
 #: The secret types that are a second factor (the seed's other types never are).
@@ -50,7 +56,9 @@ def note_mfa_change(user_id: Any, now: datetime) -> None:
     )
 
 
-def check_credential(user_id: Any, amr: Any, sid: Any, auth_time: Any) -> None:
+def check_credential(
+    user_id: Any, amr: Any, sid: Any, auth_time: Any, setup_due: Any = None
+) -> None:
     """Refuse a credential whose login no longer matches the user's MFA state.
 
     Raises MFARequired for a password-only credential of a user who now has an active
@@ -61,6 +69,8 @@ def check_credential(user_id: Any, amr: Any, sid: Any, auth_time: Any) -> None:
     (``statements.mfa_state``), written once per database: it runs on every request.
     """
     active, changed_at = mfa_state(user_id, _TYPES)
+    if setup_due is not None and not active and not _before(setup_due):
+        raise GraceOver  # let in during REQUIRED_GRACE, which is over: set MFA up
     if "mfa" in _listed(amr):
         if str(sid) not in active:
             raise MFAReset
@@ -132,6 +142,10 @@ def check_recent(auth_time: Any) -> None:
         raise ReauthenticationRequired
     if int(clock.now().timestamp()) - auth_time > mfa_settings.REAUTH_MAX_AGE:
         raise ReauthenticationRequired
+
+
+def _before(deadline: Any) -> bool:
+    return _is_seconds(deadline) and clock.now().timestamp() < deadline
 
 
 def _is_seconds(value: Any) -> bool:

@@ -30,6 +30,10 @@ from .lookups import as_uuid, lock_users
 logger = logging.getLogger("django_mfa_enroll")
 
 
+#: The longest trust, whatever ``TRUST_DAYS`` says (ten years).
+MAX_TRUST_DAYS = 3650
+
+
 @dataclass(frozen=True)
 class NewDevice:
     """A device just trusted: its row, and its token, shown this once."""
@@ -45,6 +49,7 @@ def remember_device(user: Any, secret_id: Any, now: datetime) -> NewDevice | Non
     days = mfa_settings.TRUST_DAYS
     if days is None:
         return None
+    days = min(days, MAX_TRUST_DAYS)  # check W005 says when the setting is past it
     made = apikeys.new_key(apikeys.DEVICE_TAG)
     with transaction.atomic(using=router.db_for_write(TrustedDevice)):
         lock_users([user.pk])
@@ -74,7 +79,8 @@ def trusted_device(user: Any, token: Any, now: datetime) -> TrustedDevice | None
     read and one hash, the same work for any token; a use writes ``last_used_at`` at most
     once a ``TOUCH_SECONDS``, and a login event.
     """
-    if mfa_settings.TRUST_DAYS is None or not isinstance(token, str):
+    days = mfa_settings.TRUST_DAYS
+    if days is None or not isinstance(token, str):
         return None
     prefix = apikeys.prefix_of(token, apikeys.DEVICE_TAG)
     row = None
@@ -83,13 +89,13 @@ def trusted_device(user: Any, token: Any, now: datetime) -> TrustedDevice | None
             TrustedDevice.objects.filter(
                 prefix=prefix, user=user, secret__status=Secret.Status.ACTIVE
             )
-            .only("pk", "secret_id", "token_hash", "expires_at", "last_used_at")
+            .only("pk", "secret_id", "token_hash", "created_at", "expires_at", "last_used_at")
             .first()
         )
     if not apikeys.check(token, None if row is None else row.token_hash) or row is None:
         return None
-    if row.expires_at <= now:
-        return None
+    if row.expires_at <= now or row.created_at + timedelta(days=days) <= now:
+        return None  # expired, or older than TRUST_DAYS allows now
     with transaction.atomic(using=router.db_for_write(TrustedDevice)):
         if row.last_used_at is None or now - row.last_used_at >= timedelta(seconds=TOUCH_SECONDS):
             seen = Q(last_used_at=row.last_used_at) if row.last_used_at else Q(last_used_at=None)

@@ -189,3 +189,10 @@ class LastMethodRequired(MFAError):
 
 class DeviceNotFound(SecretNotFound):
     message = _("No such trusted device.")
+
+
+class GraceOver(CredentialRefused):
+    """A login let in during ``REQUIRED_GRACE``, after it, with MFA still off."""
+
+    code = "mfa_setup_required"
+    message = _("The time to set up two-step verification is over: log in again, then set it up.")

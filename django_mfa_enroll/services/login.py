@@ -54,6 +54,8 @@ class SecondFactor:
     secret: Secret | None
     method: str | None
     at: datetime
+    #: Let in during ``REQUIRED_GRACE``: when it ends (seconds since the epoch).
+    setup_due: int | None = None
 
     @property
     def amr(self) -> list[str]:
@@ -84,9 +86,11 @@ def complete_login(user: Any, typed: Any) -> SecondFactor:
     secret = active_secret(user)
     if secret is None:
         now = clock.now()
-        if login_policy(user, now).setup_now:
+        policy = login_policy(user, now)
+        if policy.setup_now:
             raise MFASetupRequired  # MFA is required, and the grace (if any) is over
-        return SecondFactor(user, None, None, now)
+        due = None if policy.due is None else int(policy.due.timestamp())
+        return SecondFactor(user, None, None, now, due)
     if not typed or not isinstance(typed, str):
         raise CodeRequired
     return verify_second_factor(user.pk, secret.pk, typed)

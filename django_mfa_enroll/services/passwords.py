@@ -27,6 +27,7 @@ from .. import signals
 from ..models import Event, Secret
 from . import clock
 from .credentials import blacklist_refresh_tokens, check_recent, note_mfa_change
+from .devices import revoke_devices
 from .errors import CodeRequired, MFAError, PasswordChanged, PasswordRefused
 from .events import record
 from .failures import announce_failure, attempt
@@ -76,6 +77,7 @@ def change_password(user: Any, new_password: str, *, code: str | None, auth_time
             # Challenges in flight were earned with the old password: they end here.
             Secret.objects.filter(user=user).update(challenge_epoch=F("challenge_epoch") + 1)
             blacklisted = blacklist_refresh_tokens(user)
+            revoke_devices(user.pk)  # a device token is a sign-in of the old password's
             detail = {"method": method_of(code)} if secret is not None and code else {}
             record(user.pk, Event.Type.PASSWORD_CHANGED, at=now, **detail)
     if error is not None and secret is not None:  # a code checked on the secret, refused

@@ -8,6 +8,7 @@ cannot remove their last method; an admin reset still can.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -17,6 +18,8 @@ from django.utils.module_loading import import_string
 
 from ..conf import mfa_settings
 from ..models import MFAState
+
+logger = logging.getLogger("django_mfa_enroll")
 
 #: The policies ``REQUIRED`` names without code.
 NAMED = {"staff": lambda user: bool(getattr(user, "is_staff", False)), "all": lambda user: True}
@@ -40,11 +43,17 @@ NOT_REQUIRED = Policy(required=False)
 
 
 def must_use_mfa(user: Any) -> bool:
-    """Whether ``REQUIRED`` says this user must use MFA."""
+    """Whether ``REQUIRED`` says this user must use MFA. A site's rule that fails says yes
+    (and is logged): a broken policy must not let anyone around it."""
     required = mfa_settings.REQUIRED
     if required is None or user is None:
         return False
-    return bool(_rule(required)(user))
+    rule = _rule(required)
+    try:
+        return bool(rule(user))
+    except Exception:  # noqa: BLE001 - the site's code: fail closed
+        logger.exception("MFA policy failed: REQUIRED=%s user=%s", required, user.pk)
+        return True
 
 
 @lru_cache(maxsize=8)

@@ -97,7 +97,7 @@ class PasswordLoginView(LoginAPIView):
             policy = services.login_policy(user, now)
             if policy.setup_now:
                 return Response(setup_answer(user, now))
-            answer = access_answer(user, services.AMR[None], now)
+            answer = access_answer(user, services.AMR[None], now, setup_due=policy.due)
             if policy.due is not None:
                 answer["mfa_setup_due"] = policy.due.isoformat().replace("+00:00", "Z")
             return Response(answer)

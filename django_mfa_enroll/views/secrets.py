@@ -198,6 +198,9 @@ class SecretViewSet(MFAAPIMixin, viewsets.ViewSet):
             services.revoke_api_key(request.user, secret_id)  # one's own key, or 404
             return Response(status=204)
         if owner.pk != request.user.pk:
+            amr = authentication_of(request)[0]
+            if "mfa" in amr and not services.factor_entered(amr):
+                raise services.SecondFactorRequired  # a trusted device resets no one
             services.reset_mfa(owner, by=request.user)
         else:
             data = _validated(DeleteSecretSerializer, _code_payload(request))
