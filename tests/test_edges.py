@@ -281,3 +281,156 @@ def test_a_session_login_in_the_admin_is_told_apart_from_an_api_one(user, clock)
     session = browser.session
     assert session["django_mfa_enroll.amr"] == ["pwd"]
     assert isinstance(session["django_mfa_enroll.auth_time"], int)
+
+
+# What a person reads when a credential is malformed (each message says what to do).
+
+
+def basic(raw: bytes | str) -> str:
+    import base64
+
+    data = raw.encode() if isinstance(raw, str) else raw
+    return "Basic " + base64.b64encode(data).decode()
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "code", "message"),
+    [
+        (
+            None,
+            401,
+            "credentials_required",
+            "Send credentials with 'Authorization: Basic', or POST them as JSON.",
+        ),
+        (
+            "Basic !!!",
+            400,
+            "parse_error",
+            "Malformed Basic credentials: not base64 of 'username:password'.",
+        ),
+        (
+            "Basic YWxpY2U6cGFzcw==junk",
+            400,
+            "parse_error",
+            "Malformed Basic credentials: not base64 of 'username:password'.",
+        ),
+        (
+            basic("alice"),
+            400,
+            "parse_error",
+            "Malformed Basic credentials: no ':' between username and password.",
+        ),
+        (
+            basic("alice:pa\x00ss"),
+            400,
+            "parse_error",
+            "Malformed Basic credentials: a NUL character.",
+        ),
+    ],
+)
+def test_malformed_basic_credentials_say_what_is_wrong(user, header, status, code, message):
+    extra = {} if header is None else {"HTTP_AUTHORIZATION": header}
+    response = APIClient().get("/auth/password", **extra)
+    assert response.status_code == status
+    assert response.json()["code"] == code and response.json()["message"] == message
+
+
+def test_a_password_with_colons_logs_in_over_basic(user):
+    user.set_password("pass:word:with:colons")
+    user.save()
+    response = APIClient().get(
+        "/auth/password", HTTP_AUTHORIZATION=basic("alice:pass:word:with:colons")
+    )
+    assert response.status_code == 200 and response.json()["type"] == "ACCESS"
+
+
+def test_a_refused_api_key_says_what_to_do(user):
+    response = APIClient().get(
+        "/site/key/whoami/", HTTP_AUTHORIZATION="apikey mfak_aaaaaaaaaaaa_" + "b" * 43
+    )
+    assert response.status_code == 401
+    assert response.json()["message"] == services.APIKeyInvalid.message
+
+
+@pytest.mark.parametrize("user_id", [{"a": 1}, ["1"]])
+def test_a_refresh_token_naming_no_user_is_401_in_words(user, user_id):
+    token = RefreshToken.for_user(user)
+    token["user_id"] = user_id
+    response = APIClient().post("/auth/refresh", {"refresh": str(token)}, format="json")
+    assert response.status_code == 401
+    assert response.json()["message"] == "No active account found for this token."
+
+
+def test_an_expired_refresh_token_says_so(user, clock):
+    from datetime import timedelta
+
+    token = RefreshToken.for_user(user)
+    token.set_exp(lifetime=timedelta(seconds=-1))
+    response = APIClient().post("/auth/refresh", {"refresh": str(token)}, format="json")
+    assert response.status_code == 401 and "expired" in response.json()["message"]
+
+
+def test_rotation_without_blacklist_keeps_the_old_refresh_token(user, clock, settings):
+    settings.SIMPLE_JWT = {
+        **getattr(settings, "SIMPLE_JWT", {}),
+        "ROTATE_REFRESH_TOKENS": True,
+        "BLACKLIST_AFTER_ROTATION": False,
+    }
+    old = login(APIClient()).json()["refresh"]
+    assert APIClient().post("/auth/refresh", {"refresh": old}, format="json").status_code == 200
+    assert APIClient().post("/auth/refresh", {"refresh": old}, format="json").status_code == 200
+
+
+# What the history records.
+
+
+def test_a_wrong_code_at_login_is_recorded_on_its_secret_at_its_time(user, clock, enrolled):
+    from django_mfa_enroll.models import Event
+
+    clock.advance(7)
+    redeem(APIClient(), challenge_of(APIClient()), token=wrong_code(clock, enrolled["key"]))
+    event = Event.objects.get(type="wrong_code")
+    assert str(event.secret_id) == enrolled["id"] and event.at == clock.now
+    assert event.detail == {"reason": "invalid_code", "failures": 1}
+    assert Secret.objects.get().last_failure_at == clock.now
+
+
+def test_a_password_change_asks_the_users_own_factor_not_anothers(user, clock, mallory):
+    """Alice has no MFA; Mallory has: Alice's change needs no code, and is hers alone."""
+    from django_mfa_enroll.models import Event
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"jwt {login(client).json()['token']}")
+    heard = []
+    signals.password_changed.connect(lambda **kw: heard.append(kw), weak=False, dispatch_uid="e")
+    try:
+        response = client.post(
+            "/users/me/secrets",
+            {"type": "password", "secret": "a brand new long passphrase"},
+            format="json",
+        )
+    finally:
+        signals.password_changed.disconnect(dispatch_uid="e")
+    assert response.status_code == 200, response.content
+    event = Event.objects.get(type="password_changed")
+    assert event.user_id == user.pk and event.at == clock.now and event.detail == {}
+    [kw] = heard
+    assert kw["user"].pk == user.pk and kw["sender"] is type(user)
+
+
+def test_a_trusted_device_is_recorded_with_its_secret_and_a_short_label(
+    user, clock, enrolled, settings
+):
+    from django_mfa_enroll.models import Event, TrustedDevice
+
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "TRUST_DAYS": 30}
+    client = APIClient(HTTP_USER_AGENT="x" * 500)
+    response = redeem(
+        client, challenge_of(client), token=clock.code(enrolled["key"]), remember=True
+    )
+    assert response.status_code == 200
+    device = TrustedDevice.objects.get()
+    assert len(device.agent) <= 200
+    event = Event.objects.get(type="device_added")
+    assert str(event.secret_id) == enrolled["id"] and event.detail == {"prefix": device.prefix}
+    assert event.at == clock.now
