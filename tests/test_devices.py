@@ -360,3 +360,42 @@ def test_a_huge_trust_days_is_capped_not_a_500(trust, user, clock, enrolled, set
     settings.MFA_ENROLL = {**settings.MFA_ENROLL, "TRUST_DAYS": 10**9}
     answer = remembered(clock, enrolled)
     assert answer["device_expires_in"] == 3650 * 86_400
+
+
+def test_the_right_prefix_with_a_wrong_secret_gets_the_challenge(trust, user, clock, enrolled):
+    token = remembered(clock, enrolled)["device_token"]
+    tag, prefix, secret = token.split("_", 2)
+    forged = f"{tag}_{prefix}_{'A' if secret[0] != 'A' else 'B'}{secret[1:]}"
+    assert password_with_device(forged).json()["type"] == "CHALLENGE"
+    assert TrustedDevice.objects.get().last_used_at is None  # the forgery touched nothing
+
+
+def test_a_device_is_trusted_until_its_expiry_not_at_it(trust, user, clock, enrolled):
+    token = remembered(clock, enrolled)["device_token"]
+    expires_at = TrustedDevice.objects.get().expires_at
+    clock.now = expires_at - timedelta(seconds=1)
+    assert password_with_device(token).json()["type"] == "ACCESS"
+    clock.now = expires_at
+    assert password_with_device(token).json()["type"] == "CHALLENGE"
+
+
+def test_revoking_one_device_leaves_the_others(trust, user, clock, enrolled, flow):
+    first = remembered(clock, enrolled)["device_token"]
+    clock.advance(1)
+    second = remembered(clock, enrolled)["device_token"]
+    listed = flow.client.get("/users/me/devices").json()
+    assert [d["created_at"] for d in listed] == sorted(d["created_at"] for d in listed)
+    assert flow.client.delete(f"/users/me/devices/{listed[1]['id']}").status_code == 204
+    assert password_with_device(first).json()["type"] == "ACCESS"
+    assert password_with_device(second).json()["type"] == "CHALLENGE"
+    revoked = Event.objects.get(type="device_revoked")
+    assert revoked.detail == {"prefix": second.split("_")[1]}
+    assert str(revoked.secret_id) == enrolled["id"]
+
+
+def test_a_device_login_is_recorded_on_its_secret(trust, user, clock, enrolled):
+    token = remembered(clock, enrolled)["device_token"]
+    clock.advance(5)
+    password_with_device(token)
+    event = Event.objects.get(type="login", detail__method="device")
+    assert str(event.secret_id) == enrolled["id"] and event.at == clock.now

@@ -434,3 +434,19 @@ def test_a_trusted_device_is_recorded_with_its_secret_and_a_short_label(
     event = Event.objects.get(type="device_added")
     assert str(event.secret_id) == enrolled["id"] and event.detail == {"prefix": device.prefix}
     assert event.at == clock.now
+
+
+def test_revoking_backup_codes_says_how_many_were_unused(user, clock, enrolled):
+    redeem(APIClient(), challenge_of(APIClient()), backup_code=enrolled["codes"][0])
+    secret = Secret.objects.get()
+    assert services.revoke_backup_codes(secret, by="manage.py test") == 9
+    assert not BackupCode.objects.exists()
+
+
+def test_a_reset_of_one_active_secret_is_recorded_on_it(user, other_user, clock, enrolled):
+    from django_mfa_enroll.models import Event
+
+    services.reset_mfa(user, by=other_user)
+    event = Event.objects.get(type="reset")
+    assert str(event.secret_id) == enrolled["id"] and event.actor == f"user {other_user.pk}"
+    assert event.detail == {"secrets": 1}
