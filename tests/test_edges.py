@@ -450,3 +450,40 @@ def test_a_reset_of_one_active_secret_is_recorded_on_it(user, other_user, clock,
     event = Event.objects.get(type="reset")
     assert str(event.secret_id) == enrolled["id"] and event.actor == f"user {other_user.pk}"
     assert event.detail == {"secrets": 1}
+
+
+# The race-only paths, on any database: the row changes between the read and the UPDATE.
+
+
+def test_a_backup_code_spent_elsewhere_after_the_read_is_not_spent_twice(
+    user, clock, enrolled, monkeypatch
+):
+    """Two requests with one code: the other spends it between this one's read and its
+    UPDATE. This one is refused as a reuse, and the other's spend stands."""
+    from datetime import timedelta
+
+    from django_mfa_enroll.services import verification
+
+    secret = Secret.objects.get()
+    elsewhere = clock.now - timedelta(seconds=3)
+    real_check = backup_codes.check
+
+    def check_while_another_spends(code, encoded):
+        BackupCode.objects.filter(code_hash=encoded).update(used_at=elsewhere)
+        return real_check(code, encoded)
+
+    monkeypatch.setattr(verification.backup_codes, "check", check_while_another_spends)
+    error = services.verify_any_code(secret, enrolled["codes"][0], clock.now)
+    assert isinstance(error, services.ReusedCode)
+    assert BackupCode.objects.filter(used_at=elsewhere).count() == 1
+    assert not BackupCode.objects.filter(used_at=clock.now).exists()
+
+
+def test_a_backup_code_for_a_challenge_spent_meanwhile_stays_unspent(user, clock, enrolled):
+    from django_mfa_enroll.services import verification
+
+    secret = Secret.objects.get()
+    stale_epoch = secret.challenge_epoch - 1
+    error = verification.consume_backup_code(secret, enrolled["codes"][0], clock.now, stale_epoch)
+    assert isinstance(error, services.ChallengeUsed)
+    assert not BackupCode.objects.filter(used_at__isnull=False).exists()  # rolled back
