@@ -399,3 +399,13 @@ def test_a_device_login_is_recorded_on_its_secret(trust, user, clock, enrolled):
     password_with_device(token)
     event = Event.objects.get(type="login", detail__method="device")
     assert str(event.secret_id) == enrolled["id"] and event.at == clock.now
+
+
+def test_a_device_logs_in_while_wrong_codes_have_locked_the_secret(trust, user, clock, enrolled):
+    """The lock is on codes: a trusted device (with the password) is not a code."""
+    token = remembered(clock, enrolled)["device_token"]
+    Secret.objects.update(locked_until=clock.now + timedelta(hours=1), failure_count=50)
+    assert password_with_device(token).json()["type"] == "ACCESS"
+    challenge = challenge_of(APIClient())
+    locked = redeem(APIClient(), challenge, token=clock.code(enrolled["key"]))
+    assert locked.status_code == 429
