@@ -409,3 +409,9 @@ def test_a_device_logs_in_while_wrong_codes_have_locked_the_secret(trust, user, 
     challenge = challenge_of(APIClient())
     locked = redeem(APIClient(), challenge, token=clock.code(enrolled["key"]))
     assert locked.status_code == 429
+
+
+def test_a_huge_trust_days_is_capped_at_login_too_not_a_500(trust, user, clock, enrolled, settings):
+    token = remembered(clock, enrolled)["device_token"]
+    settings.MFA_ENROLL = {**settings.MFA_ENROLL, "TRUST_DAYS": 10**9}
+    assert password_with_device(token).json()["type"] == "ACCESS"

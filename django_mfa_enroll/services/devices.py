@@ -34,6 +34,13 @@ logger = logging.getLogger("django_mfa_enroll")
 MAX_TRUST_DAYS = 3650
 
 
+def trust_days() -> int | None:
+    """``TRUST_DAYS``, at most ``MAX_TRUST_DAYS`` (check E015 says when the setting is
+    past it); None when devices are off."""
+    days = mfa_settings.TRUST_DAYS
+    return None if days is None else min(days, MAX_TRUST_DAYS)
+
+
 @dataclass(frozen=True)
 class NewDevice:
     """A device just trusted: its row, and its token, shown this once."""
@@ -46,10 +53,9 @@ def remember_device(user: Any, secret_id: Any, now: datetime) -> NewDevice | Non
     """Trust the device of the current request for ``TRUST_DAYS`` (None when that is off),
     after a second factor of the secret ``secret_id``. Beyond ``TRUST_MAX_DEVICES`` the
     oldest devices go (under the user's row lock, so a burst cannot pass the bound)."""
-    days = mfa_settings.TRUST_DAYS
+    days = trust_days()
     if days is None:
         return None
-    days = min(days, MAX_TRUST_DAYS)  # check W005 says when the setting is past it
     made = apikeys.new_key(apikeys.DEVICE_TAG)
     with transaction.atomic(using=router.db_for_write(TrustedDevice)):
         lock_users([user.pk])
@@ -79,7 +85,7 @@ def trusted_device(user: Any, token: Any, now: datetime) -> TrustedDevice | None
     read and one hash, the same work for any token; a use writes ``last_used_at`` at most
     once a ``TOUCH_SECONDS``, and a login event.
     """
-    days = mfa_settings.TRUST_DAYS
+    days = trust_days()
     if days is None or not isinstance(token, str):
         return None
     prefix = apikeys.prefix_of(token, apikeys.DEVICE_TAG)
