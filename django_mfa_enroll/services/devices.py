@@ -21,7 +21,7 @@ from django.db.models import Q
 
 from .. import apikeys
 from ..conf import mfa_settings
-from ..models import Event, Secret, TrustedDevice
+from ..models import Event, TrustedDevice
 from .api_keys import TOUCH_SECONDS  # a device's use is written as seldom as a key's
 from .errors import DeviceNotFound
 from .events import current_origin, record
@@ -78,12 +78,13 @@ def remember_device(user: Any, secret_id: Any, now: datetime) -> NewDevice | Non
     return NewDevice(row, made.key)
 
 
-def trusted_device(user: Any, token: Any, now: datetime) -> TrustedDevice | None:
+def trusted_device(user: Any, secret_id: Any, token: Any, now: datetime) -> TrustedDevice | None:
     """The user's trusted device whose token is ``token``, still valid now, or None.
 
-    Valid: the user's, unexpired, its secret still active, ``TRUST_DAYS`` on. One indexed
-    read and one hash, the same work for any token; a use writes ``last_used_at`` at most
-    once a ``TOUCH_SECONDS``, and a login event.
+    ``secret_id`` is the user's active secret (the login read it already): valid is a
+    device it earned, unexpired, with ``TRUST_DAYS`` on. One indexed read and one hash,
+    the same work for any token; a use writes ``last_used_at`` at most once a
+    ``TOUCH_SECONDS``, and a login event.
     """
     days = trust_days()
     if days is None or not isinstance(token, str):
@@ -92,9 +93,7 @@ def trusted_device(user: Any, token: Any, now: datetime) -> TrustedDevice | None
     row = None
     if prefix is not None:
         row = (
-            TrustedDevice.objects.filter(
-                prefix=prefix, user=user, secret__status=Secret.Status.ACTIVE
-            )
+            TrustedDevice.objects.filter(prefix=prefix, user=user, secret_id=secret_id)
             .only("pk", "secret_id", "token_hash", "created_at", "expires_at", "last_used_at")
             .first()
         )

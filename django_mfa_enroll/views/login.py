@@ -103,7 +103,7 @@ class PasswordLoginView(LoginAPIView):
             return Response(answer)
         if device:
             now = services.clock.now()
-            if services.trusted_device(user, device, now) is not None:
+            if services.trusted_device(user, secret.pk, device, now) is not None:
                 amr = services.AMR[services.DEVICE_AMR]
                 return Response(access_answer(user, amr, now, secret.pk))
             # A token that does not hold changes nothing: the login gets its challenge.
