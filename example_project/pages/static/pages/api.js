@@ -26,6 +26,11 @@ export class ApiError extends Error {
 
 export class NetworkError extends Error {}
 
+// A time the API sends (ISO 8601), as the reader's locale writes a date and time.
+export function when(iso) {
+  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
 export function accessToken() {
   return sessionStorage.getItem(ACCESS);
 }

@@ -1,12 +1,8 @@
 // The security page's trusted browsers: listed (GET /users/me/devices, never a token) and
 // revoked (DELETE .../{id}). Shown only when the user has some.
-import { accessToken, describeError, devices, setupOnly } from "./api.js";
+import { accessToken, describeError, devices, setupOnly, when } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
-
-function when(iso) {
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-}
 
 function render(list) {
   $("devices").replaceChildren(

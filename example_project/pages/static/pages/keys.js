@@ -1,14 +1,10 @@
 // The security page's API keys: create one (POST /users/me/secrets {"type": "apikey"}),
 // show it this once, list them (prefix and dates only) and revoke one (DELETE .../{id}).
-import { accessToken, describeError, secrets, setupOnly, showError, whileBusy } from "./api.js";
+import { accessToken, describeError, secrets, setupOnly, showError, when, whileBusy } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("key-form");
 const newKeyPanel = $("new-key-panel");
-
-function when(iso) {
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-}
 
 function describeKey(key) {
   const parts = [`created ${when(key.created_at)}`];

@@ -16,6 +16,7 @@ import {
   signOut,
   takeNotice,
   urls,
+  when,
   whileBusy,
 } from "./api.js";
 
@@ -42,10 +43,6 @@ if (!accessToken()) {
 }
 initNav();
 notice.textContent = takeNotice();
-
-function when(iso) {
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-}
 
 function say(text) {
   notice.textContent = text;

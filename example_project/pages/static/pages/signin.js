@@ -13,6 +13,7 @@ import {
   showError,
   takeNotice,
   urls,
+  when,
   whileBusy,
 } from "./api.js";
 
@@ -100,8 +101,7 @@ passwordForm.addEventListener("submit", async (event) => {
     } else if (amrOf(answer.token).includes("device")) {
       goIn(answer, "Signed in on a trusted browser: no code needed.");
     } else if (answer.mfa_setup_due) {
-      const due = new Date(answer.mfa_setup_due).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-      goIn(answer, `Set up two-step verification before ${due}: after that, you must set it up to sign in.`);
+      goIn(answer, `Set up two-step verification before ${when(answer.mfa_setup_due)}: after that, you must set it up to sign in.`);
     } else goIn(answer, "");
   } catch (error) {
     showError(passwordError, describeError(error), passwordInput);
