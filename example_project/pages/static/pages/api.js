@@ -142,8 +142,8 @@ export async function passwordLogin(username, password) {
   const body = { username, password };
   const device = localStorage.getItem(DEVICE + username);
   if (device) body.device_token = device;
-  const answer = answerOf(await send("POST", urls.password, { body }));
-  if (device && (await answer).type === "CHALLENGE") localStorage.removeItem(DEVICE + username);
+  const answer = await answerOf(await send("POST", urls.password, { body }));
+  if (device && answer.type === "CHALLENGE") localStorage.removeItem(DEVICE + username);
   return answer;
 }
 
