@@ -396,3 +396,16 @@ def test_trust_and_grace_out_of_range_are_a_check_error(settings, name, value):
 
     settings.MFA_ENROLL = {**settings.MFA_ENROLL, name: value}
     assert [error.id for error in check_trust_and_grace()] == [E015]
+
+
+def test_a_grace_once_begun_costs_a_login_one_read(user, clock, required):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django_mfa_enroll.services.policy import grace_started
+
+    first = grace_started(user.pk, clock.now)
+    clock.advance(10)
+    with CaptureQueriesContext(connection) as captured:
+        assert grace_started(user.pk, clock.now) == first
+    assert len(captured.captured_queries) == 1

@@ -540,3 +540,14 @@ def test_parallel_remembers_never_pass_the_device_limit(active, user, clock, set
     results = race(lambda i: services.remember_device(user, enrollment.secret.pk, clock.now))
     assert all(isinstance(r, services.NewDevice) for r in results), results
     assert TrustedDevice.objects.filter(user=user).count() == 3
+
+
+def test_parallel_first_logins_start_one_grace(user, clock):
+    from datetime import timedelta
+
+    from django_mfa_enroll.models import MFAState
+    from django_mfa_enroll.services.policy import grace_started
+
+    results = race(lambda i: grace_started(user.pk, clock.now + timedelta(seconds=i)))
+    assert len(set(results)) == 1, results
+    assert MFAState.objects.get(user=user).setup_grace_from == results[0]

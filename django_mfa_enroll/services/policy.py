@@ -78,10 +78,14 @@ def login_policy(user: Any, now: datetime) -> Policy:
 
 
 def grace_started(user_id: Any, now: datetime) -> datetime:
-    """When the user's grace began: now, unless an earlier login started it."""
+    """When the user's grace began: now, unless an earlier login started it. One read once
+    it has begun; the first login writes it (of parallel first logins, one start holds)."""
+    started = MFAState.objects.filter(user_id=user_id).values_list("setup_grace_from", flat=True)
+    begun = started.first()
+    if begun is not None:
+        return begun
     MFAState.objects.bulk_create([MFAState(user_id=user_id)], ignore_conflicts=True)
     MFAState.objects.filter(user_id=user_id, setup_grace_from__isnull=True).update(
         setup_grace_from=now
     )
-    started = MFAState.objects.filter(user_id=user_id).values_list("setup_grace_from", flat=True)
     return started.get() or now
